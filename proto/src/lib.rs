@@ -4,4 +4,7 @@
 //! the gateway, the agent and the CLI all agree on the wire by construction, and every decoder
 //! can be table-tested and fuzzed on its own.
 
+#![warn(missing_docs)]
+
 pub mod openapi;
+pub mod spec;

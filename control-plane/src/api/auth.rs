@@ -1,0 +1,146 @@
+//! Who is calling: verifies a request's signature (V3 `ACS3-HMAC-SHA256` or V1 `HMAC-SHA1`),
+//! its timestamp and its nonce, and names the caller.
+
+use axt_proto::openapi::{v1, v3, Params, TIMESTAMP_FORMAT};
+
+use super::ApiError;
+use crate::{ids, store, Shared};
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The AccessKeyId that signed the request.
+    pub access_key_id: String,
+    /// The account the key belongs to.
+    pub account_id: String,
+    /// `Account` (RAM users and roles are not emulated yet).
+    pub identity_type: &'static str,
+    /// The principal, here the account id.
+    pub principal_id: String,
+}
+
+/// The parts of an HTTP request a signature covers.
+pub struct Signed<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub params: &'a Params,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl Signed<'_> {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Verifies the request and returns its caller. V3 when `Authorization` starts with `ACS3-`,
+/// else V1 when a `Signature` parameter is present.
+pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Caller, ApiError> {
+    let (key_id, nonce) = match req.header("authorization").filter(|h| h.starts_with("ACS3-")) {
+        Some(authorization) => verify_v3(shared, req, authorization).await?,
+        None if req.params.contains_key("Signature") => verify_v1(shared, req).await?,
+        None => return Err(ApiError::missing("Signature")),
+    };
+    // Only a correctly signed request may spend a nonce: otherwise anyone could burn them.
+    if !shared.store.record_nonce(&key_id.id, &nonce).await? {
+        return Err(ApiError::known("SignatureNonceUsed"));
+    }
+    Ok(Caller {
+        access_key_id: key_id.id,
+        principal_id: key_id.account_id.clone(),
+        account_id: key_id.account_id,
+        identity_type: "Account",
+    })
+}
+
+async fn verify_v3(
+    shared: &Shared,
+    req: &Signed<'_>,
+    authorization: &str,
+) -> Result<(store::AccessKeyRef, String), ApiError> {
+    let auth = v3::Authorization::parse(authorization)
+        .map_err(|e| ApiError::known_with("IncompleteSignature", e))?;
+    let date = req
+        .header("x-acs-date")
+        .ok_or_else(|| ApiError::known_with("IncompleteSignature", "x-acs-date is missing."))?;
+    check_time(date, shared.config.max_clock_skew_secs)?;
+    let nonce = req
+        .header("x-acs-signature-nonce")
+        .ok_or_else(|| ApiError::known_with("IncompleteSignature", "x-acs-signature-nonce is missing."))?;
+    // Every host and x-acs-* header must be covered, or a proxy could change them unnoticed.
+    if let Some((name, _)) = req.headers.iter().find(|(n, _)| {
+        let n = n.to_ascii_lowercase();
+        (n == "host" || n.starts_with("x-acs-")) && !auth.signed_headers.contains(&n)
+    }) {
+        return Err(ApiError::known_with("IncompleteSignature", format_args!("Header {name} is not signed.")));
+    }
+    let key = lookup(shared, &auth.credential).await?;
+    let body_hash = v3::sha256_hex(req.body);
+    let payload = req.header("x-acs-content-sha256").unwrap_or(&body_hash);
+    let request = v3::canonical_request(req.method, req.path, req.params, req.headers, &auth.signed_headers, payload);
+    let string_to_sign = v3::string_to_sign(&request);
+    let expected = v3::sign(&key.secret, &string_to_sign);
+    if !ids::secrets_equal(&expected, &auth.signature) || payload != body_hash {
+        return Err(ApiError::signature_mismatch(&string_to_sign));
+    }
+    Ok((key.into(), nonce.to_owned()))
+}
+
+async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<(store::AccessKeyRef, String), ApiError> {
+    let p = super::Args(req.params);
+    if let Some(method) = p.str("SignatureMethod").filter(|m| *m != "HMAC-SHA1") {
+        return Err(ApiError::new(400, "InvalidSignatureMethod", format!("Specified signature method {method} is not supported.")));
+    }
+    check_time(p.required("Timestamp")?, shared.config.max_clock_skew_secs)?;
+    let nonce = p.required("SignatureNonce")?;
+    let key = lookup(shared, p.required("AccessKeyId")?).await?;
+    let string_to_sign = v1::string_to_sign(req.method, req.params);
+    let expected = v1::sign(&key.secret, &string_to_sign);
+    if !ids::secrets_equal(&expected, p.str("Signature").unwrap_or("")) {
+        return Err(ApiError::signature_mismatch(&string_to_sign));
+    }
+    Ok((key.into(), nonce.to_owned()))
+}
+
+async fn lookup(shared: &Shared, id: &str) -> Result<store::AccessKey, ApiError> {
+    let key = shared
+        .store
+        .access_key(id)
+        .await?
+        .ok_or_else(|| ApiError::known("InvalidAccessKeyId.NotFound"))?;
+    if !key.enabled {
+        return Err(ApiError::known("InvalidAccessKeyId.Inactive"));
+    }
+    Ok(key)
+}
+
+/// Accepts `2026-11-29T19:57:41Z` (or any RFC 3339 time) within `skew` seconds of now.
+fn check_time(text: &str, skew: i64) -> Result<(), ApiError> {
+    let at = chrono::NaiveDateTime::parse_from_str(text, TIMESTAMP_FORMAT)
+        .map(|t| t.and_utc().timestamp())
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()))
+        .map_err(|_| ApiError::known("InvalidTimeStamp.Format"))?;
+    if (store::now() - at).abs() > skew {
+        return Err(ApiError::known("InvalidTimeStamp.Expired"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_parsed_and_bounded() {
+        let now = store::iso(store::now());
+        assert!(check_time(&now, 900).is_ok());
+        assert_eq!(check_time(&store::iso(store::now() - 901), 900).unwrap_err().code, "InvalidTimeStamp.Expired");
+        assert_eq!(check_time(&store::iso(store::now() + 901), 900).unwrap_err().code, "InvalidTimeStamp.Expired");
+        assert_eq!(check_time("yesterday", 900).unwrap_err().code, "InvalidTimeStamp.Format");
+    }
+}

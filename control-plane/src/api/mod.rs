@@ -1,0 +1,145 @@
+//! The RPC OpenAPI at `/`: decode the parameters, authenticate, dispatch the Action, and answer
+//! JSON — a result with `RequestId`, or an Alibaba error body.
+
+mod actions;
+mod auth;
+mod error;
+mod params;
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use axt_proto::openapi::{parse_form, Params, API_VERSION};
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, Method, Uri},
+    response::{IntoResponse, Response},
+    routing::any,
+    Router,
+};
+
+pub use auth::Caller;
+pub use error::ApiError;
+pub use params::Args;
+
+use crate::{ids, Shared};
+
+/// The routes of the OpenAPI.
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new().route("/", any(handle))
+}
+
+/// Everything an Action handler needs to know about its call.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub caller: Caller,
+    pub args: Args<'a>,
+    pub action: String,
+    pub request_id: String,
+    pub client_ip: String,
+    /// The `Host` the caller addressed, used as the RegionEndpoint.
+    pub host: String,
+}
+
+impl Ctx<'_> {
+    /// The mandatory `RegionId`, checked against the configured regions.
+    pub fn region(&self) -> Result<&str, ApiError> {
+        let region = self.args.required("RegionId")?;
+        if !self.shared.config.regions.iter().any(|r| r == region) {
+            return Err(ApiError::known("InvalidRegionId.NotFound"));
+        }
+        Ok(region)
+    }
+
+    /// Records the call in the audit log.
+    pub async fn audit(&self, resource_id: &str) -> Result<(), ApiError> {
+        let c = &self.caller;
+        Ok(self.shared.store.audit(&self.request_id, &c.access_key_id, &self.action, resource_id).await?)
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let request_id = ids::request_id();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut action = String::new();
+    let result = process(&shared, &request_id, peer, &method, &uri, &headers, &body, &mut action).await;
+    let (status, body) = match result {
+        Ok(mut value) => {
+            value["RequestId"] = request_id.clone().into();
+            (axum::http::StatusCode::OK, value)
+        }
+        Err(e) => (e.status, e.body(&request_id, &shared.config.host_id)),
+    };
+    tracing::info!(
+        target: "axt::api",
+        %request_id, action, status = status.as_u16(),
+        code = body.get("Code").and_then(|c| c.as_str()).unwrap_or(""),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "openapi call"
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json;charset=utf-8".to_owned()),
+            (header::HeaderName::from_static("x-acs-request-id"), request_id),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn process(
+    shared: &Shared,
+    request_id: &str,
+    peer: SocketAddr,
+    method: &Method,
+    uri: &Uri,
+    headers: &[(String, String)],
+    body: &[u8],
+    action_out: &mut String,
+) -> Result<serde_json::Value, ApiError> {
+    if method != Method::GET && method != Method::POST {
+        return Err(ApiError::known("UnsupportedHTTPMethod"));
+    }
+    let mut params = Params::new();
+    parse_form(uri.query().unwrap_or(""), &mut params);
+    let is_form = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type") && v.starts_with("application/x-www-form-urlencoded")
+    });
+    if is_form {
+        parse_form(&String::from_utf8_lossy(body), &mut params);
+    }
+    let signed = auth::Signed { method: method.as_str(), path: uri.path(), params: &params, headers, body };
+    let caller = auth::authenticate(shared, &signed).await?;
+    let args = Args(&params);
+    // V3 names the action and version in headers only; V1 in parameters (and headers too).
+    let action = signed.header("x-acs-action").or(args.str("Action")).ok_or_else(|| ApiError::missing("Action"))?;
+    let version = signed.header("x-acs-version").or(args.str("Version")).ok_or_else(|| ApiError::missing("Version"))?;
+    action.clone_into(action_out);
+    if version != API_VERSION {
+        return Err(ApiError::known("InvalidVersion"));
+    }
+    let host = signed.header("host").unwrap_or_default().to_owned();
+    let ctx = Ctx {
+        shared,
+        caller,
+        args,
+        action: action.to_owned(),
+        request_id: request_id.to_owned(),
+        client_ip: peer.ip().to_string(),
+        host,
+    };
+    actions::dispatch(&ctx).await
+}

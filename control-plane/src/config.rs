@@ -1,0 +1,99 @@
+//! Every option of the control plane: a flag, an environment variable and a default that
+//! behaves like the documented service.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+/// The regions a fresh lab serves, by default. `DescribeRegions` lists them in this order.
+pub const DEFAULT_REGIONS: &str =
+    "cn-hangzhou,cn-shanghai,cn-beijing,cn-shenzhen,cn-hongkong,ap-southeast-1,us-west-1,eu-central-1";
+
+/// The control plane's configuration (`axt-control-plane --help`).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "axt-control-plane", version, about = "The ECS OpenAPI of an axtlab region: \
+signed RPC calls (V1 and V3), instances, activations, terminal sessions, all in SQLite.")]
+pub struct Config {
+    /// Address the OpenAPI and the gateways' internal API listen on.
+    #[arg(long, env = "AXT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory of the SQLite database, the generated admin key and internal token.
+    #[arg(long, env = "AXT_DATA_DIR", default_value = "axt-data/control-plane")]
+    pub data_dir: PathBuf,
+
+    /// Public URL of the gateway, put in WebSocketUrl for ConnectionType=Internet.
+    #[arg(long, env = "AXT_GATEWAY_URL", default_value = "wss://127.0.0.1:8443")]
+    pub gateway_url: String,
+
+    /// URL of the gateway for ConnectionType=Intranet; without it such calls are refused
+    /// with InvalidOperation.ConnectionTypeUnsupported.
+    #[arg(long, env = "AXT_GATEWAY_INTRANET_URL")]
+    pub gateway_intranet_url: Option<String>,
+
+    /// Shared secret of the internal API that gateways call. Generated into
+    /// <data-dir>/internal-token when not given.
+    #[arg(long, env = "AXT_INTERNAL_TOKEN", hide_env_values = true)]
+    pub internal_token: Option<String>,
+
+    /// AccessKeyId of the admin key to create on first start (with the secret below).
+    #[arg(long, env = "AXT_ADMIN_ACCESS_KEY_ID")]
+    pub admin_access_key_id: Option<String>,
+
+    /// AccessKeySecret of the admin key; when either is unset a key is generated into
+    /// <data-dir>/admin-access-key.json.
+    #[arg(long, env = "AXT_ADMIN_ACCESS_KEY_SECRET", hide_env_values = true)]
+    pub admin_access_key_secret: Option<String>,
+
+    /// Comma-separated RegionIds this control plane serves.
+    #[arg(long, env = "AXT_REGIONS", value_delimiter = ',', default_value = DEFAULT_REGIONS)]
+    pub regions: Vec<String>,
+
+    /// Regions that exist but where StartTerminalSession answers RegionId.ApiNotSupported.
+    #[arg(long, env = "AXT_SESSION_UNSUPPORTED_REGIONS", value_delimiter = ',')]
+    pub session_unsupported_regions: Vec<String>,
+
+    /// Seconds a WebSocketUrl stays valid after StartTerminalSession.
+    #[arg(long, env = "AXT_URL_TTL_SECS", default_value_t = 600)]
+    pub url_ttl_secs: i64,
+
+    /// Most instances one StartTerminalSession may name (the documented service allows 1).
+    #[arg(long, env = "AXT_MAX_INSTANCES_PER_SESSION", default_value_t = 1)]
+    pub max_instances_per_session: usize,
+
+    /// Most created-and-active sessions per region.
+    #[arg(long, env = "AXT_MAX_SESSIONS_PER_REGION", default_value_t = 100)]
+    pub max_sessions_per_region: i64,
+
+    /// Most connected sessions per instance.
+    #[arg(long, env = "AXT_MAX_CONNECTIONS_PER_INSTANCE", default_value_t = 20)]
+    pub max_connections_per_instance: i64,
+
+    /// Bandwidth limit of one session in bytes per second (0 lifts it), told to agents as
+    /// flowLimit.
+    #[arg(long, env = "AXT_SESSION_RATE_LIMIT", default_value_t = 204_800)]
+    pub session_rate_limit: u64,
+
+    /// Oldest Linux agent version that supports Session Manager.
+    #[arg(long, env = "AXT_MIN_AGENT_VERSION_LINUX", default_value = "2.2.3.256")]
+    pub min_agent_version_linux: String,
+
+    /// Oldest Windows agent version that supports Session Manager.
+    #[arg(long, env = "AXT_MIN_AGENT_VERSION_WINDOWS", default_value = "2.1.3.256")]
+    pub min_agent_version_windows: String,
+
+    /// Oldest agent version that supports end-to-end session encryption.
+    #[arg(long, env = "AXT_MIN_AGENT_VERSION_ENCRYPTION", default_value = "2.4.3.0")]
+    pub min_agent_version_encryption: String,
+
+    /// An agent counts as online (CloudAssistantStatus "true") this many seconds after its
+    /// last heart-beat.
+    #[arg(long, env = "AXT_HEARTBEAT_WINDOW_SECS", default_value_t = 120)]
+    pub heartbeat_window_secs: i64,
+
+    /// Largest accepted clock difference of a signed request, in seconds.
+    #[arg(long, env = "AXT_MAX_CLOCK_SKEW_SECS", default_value_t = 900)]
+    pub max_clock_skew_secs: i64,
+
+    /// HostId of error bodies: the host name the real service answers with.
+    #[arg(long, env = "AXT_HOST_ID", default_value = "ecs.aliyuncs.com")]
+    pub host_id: String,
+}

@@ -1,0 +1,115 @@
+//! Identifiers and secrets: how they look (like the real service's) and how they are hashed.
+
+use rand::{distr::Alphanumeric, Rng as _, RngCore as _};
+use sha2::{Digest as _, Sha256};
+
+/// `n` random lower-case letters and digits.
+fn lower_alnum(n: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// A request id: an upper-case UUID, as in every real response.
+pub fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
+}
+
+/// A session id such as `s-hz023od0x9a1b2c3`.
+pub fn session_id() -> String {
+    format!("s-{}", lower_alnum(18))
+}
+
+/// A channel id: `c-` and 24 characters, within the 32 bytes the agent framing can hold.
+pub fn channel_id() -> String {
+    format!("c-{}", lower_alnum(24))
+}
+
+/// A simulated ECS instance id (`i-…`) or managed instance id (`mi-…`).
+pub fn instance_id(managed: bool) -> String {
+    if managed {
+        format!("mi-{}", lower_alnum(17))
+    } else {
+        format!("i-{}", lower_alnum(20))
+    }
+}
+
+/// A SecurityToken: 128 random bits written like a UUID (`8-4-4-4-12` hex digits).
+pub fn security_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// An ActivationCode: `a-` and 30 random characters (≥ 178 bits).
+pub fn activation_code() -> String {
+    let body: String = rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(30)
+        .map(char::from)
+        .collect();
+    format!("a-{body}")
+}
+
+/// An AccessKeyId (`LTAI` + 20) and its secret (30 characters).
+pub fn access_key_pair() -> (String, String) {
+    let mut rng = rand::rng();
+    let id: String = (&mut rng).sample_iter(Alphanumeric).take(20).map(char::from).collect();
+    let secret: String = rng.sample_iter(Alphanumeric).take(30).map(char::from).collect();
+    (format!("LTAI{id}"), secret)
+}
+
+/// A 16-digit account id.
+pub fn account_id() -> String {
+    let mut rng = rand::rng();
+    let first = rng.random_range(1..10u8);
+    let rest: String = (0..15).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
+    format!("{first}{rest}")
+}
+
+/// How tokens and codes are stored: hex SHA-256. They carry ≥ 128 random bits, so a plain hash
+/// is enough; a slow KDF protects low-entropy passwords, which these are not.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Compares two secrets (or their hashes) in constant time.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_the_real_shapes() {
+        assert!(session_id().starts_with("s-"));
+        assert!(channel_id().len() <= 32);
+        let token = security_token();
+        assert_eq!(token.len(), 36);
+        assert_eq!(token.matches('-').count(), 4);
+        assert_ne!(security_token(), token);
+        let (id, secret) = access_key_pair();
+        assert!(id.starts_with("LTAI") && id.len() == 24 && secret.len() == 30);
+        assert_eq!(account_id().len(), 16);
+    }
+
+    #[test]
+    fn constant_time_comparison_agrees_with_equality() {
+        assert!(secrets_equal("abc", "abc"));
+        assert!(!secrets_equal("abc", "abd"));
+        assert!(!secrets_equal("abc", "abcd"));
+    }
+}

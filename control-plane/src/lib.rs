@@ -1,0 +1,107 @@
+//! The axtlab control plane: the ECS OpenAPI (RPC, version 2014-05-26) that the real Alibaba
+//! Cloud SDKs call, and the internal API the gateways call, over one SQLite database.
+//!
+//! A session's story starts here: [`api`] authenticates a signed `StartTerminalSession`,
+//! validates it as the documented service does and records it through [`store`]; the gateway
+//! later checks its token and allocates a channel through [`internal`].
+
+pub mod admin;
+pub mod api;
+pub mod config;
+pub mod ids;
+pub mod internal;
+pub mod store;
+pub mod version;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+
+pub use config::Config;
+use store::Store;
+
+/// What every request handler shares.
+pub struct Shared {
+    /// The database.
+    pub store: Store,
+    /// The options the process started with.
+    pub config: Config,
+    /// The secret gateways present on the internal API.
+    pub internal_token: String,
+    /// Held while a StartTerminalSession counts and inserts, so that the per-region limit is
+    /// exact under concurrency: SQLite has one writer anyway, and this keeps the read of the
+    /// count and the insert in one critical section.
+    pub session_gate: tokio::sync::Mutex<()>,
+    /// Held while a channel is allocated, for the same reason: the per-instance connection
+    /// limit must hold exactly.
+    pub channel_gate: tokio::sync::Mutex<()>,
+}
+
+/// A ready control plane: database open and migrated, admin key in place.
+pub struct App {
+    shared: Arc<Shared>,
+}
+
+impl App {
+    /// Opens (or creates) the data directory and the database, runs the migrations and makes
+    /// sure an admin AccessKey and an internal token exist.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let store = Store::open(&config.data_dir.join("control-plane.db")).await?;
+        admin::ensure_admin_key(&store, &config).await?;
+        let internal_token = admin::internal_token(&config)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                internal_token,
+                session_gate: tokio::sync::Mutex::new(()),
+                channel_gate: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The state handlers see; tests use it to reach the store directly.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Serves the OpenAPI at `/` and the internal API at `/internal/v1` on `listener` until
+    /// `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %self.shared.config.data_dir.display(), "control plane listening");
+        let janitor = tokio::spawn(prune_nonces(self.shared.clone()));
+        let router = axum::Router::new()
+            .merge(api::router())
+            .nest("/internal/v1", internal::router(self.shared.clone()))
+            .with_state(self.shared.clone());
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        janitor.abort();
+        self.shared.store.close().await;
+        served.context("serving HTTP")
+    }
+}
+
+/// Forgets SignatureNonces once their timestamps could no longer pass the skew check, so the
+/// table stays small while replays stay impossible.
+async fn prune_nonces(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let horizon = store::now() - 2 * shared.config.max_clock_skew_secs;
+        if let Err(error) = shared.store.prune_nonces(horizon).await {
+            tracing::warn!(%error, "pruning signature nonces");
+        }
+    }
+}

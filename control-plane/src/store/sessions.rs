@@ -1,0 +1,419 @@
+//! Terminal sessions, their hashed SecurityTokens, their connections (one per client WebSocket)
+//! and the ClientToken records that make StartTerminalSession idempotent.
+
+use sqlx::QueryBuilder;
+
+use super::{now, Store};
+use crate::ids;
+
+/// One session row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Session {
+    pub id: String,
+    pub region_id: String,
+    pub instance_id: String,
+    /// JSON array of every instance named; `instance_id` is its first.
+    pub instance_ids: String,
+    pub account_id: String,
+    pub access_key_id: String,
+    pub identity_type: String,
+    pub principal_id: String,
+    pub client_ip: String,
+    pub port_number: Option<i64>,
+    pub target_server: String,
+    pub command_line: String,
+    pub username: String,
+    pub password_name: String,
+    pub connection_type: String,
+    pub encryption: Option<String>,
+    pub client_token: Option<String>,
+    /// `Pending` (never connected), `Active` (connected at least once), `Ended`.
+    pub state: String,
+    pub created_at: i64,
+    pub url_expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+}
+
+/// A session to create, with the hash of its first token.
+pub struct NewSession {
+    pub session: Session,
+    pub token_hash: String,
+}
+
+/// One connection row: a client WebSocket paired with an agent channel.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub channel_id: String,
+    pub session_id: String,
+    pub instance_id: String,
+    pub gateway_id: String,
+    pub client_ip: String,
+    /// `Connecting`, `Connected`, `Terminated` or `Failed`.
+    pub status: String,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub closed_reason: String,
+    pub failed_detail: String,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+}
+
+/// A change a gateway reports for a connection.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConnectionUpdate {
+    pub status: Option<String>,
+    pub closed_reason: Option<String>,
+    pub failed_detail: Option<String>,
+    pub bytes_in: Option<i64>,
+    pub bytes_out: Option<i64>,
+}
+
+/// Which sessions DescribeTerminalSessions wants.
+pub struct SessionFilter {
+    pub account_id: String,
+    pub region_id: String,
+    pub instance_id: Option<String>,
+    pub session_id: Option<String>,
+    /// Keyset cursor: sessions strictly older than this `(created_at, id)`.
+    pub before: Option<(i64, String)>,
+    pub since: i64,
+    pub limit: i64,
+}
+
+/// What a ClientToken already stands for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// First use: the caller now owns the token until it finishes or releases it.
+    Fresh,
+    /// Same token, other parameters.
+    Mismatch,
+    /// Same token, a call still in progress.
+    Processing,
+    /// Same token and parameters, done: the id of what it created.
+    Done(String),
+}
+
+/// The outcome of checking a session token.
+#[derive(Debug)]
+pub enum TokenCheck {
+    Valid(Box<Session>),
+    /// No such session, or the token is not one of its tokens.
+    Unknown,
+    /// The URL's validity has passed.
+    Expired,
+    /// EndTerminalSession was called.
+    Ended,
+}
+
+/// Connection states in which a connection counts against the per-instance limit.
+const LIVE: &str = "('Connecting', 'Connected')";
+
+impl Store {
+    /// Counts the region's created-and-active sessions: not ended, and either still within
+    /// the URL's validity or with a live connection.
+    pub async fn count_live_sessions(&self, region_id: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM sessions s WHERE s.region_id = ? AND s.state != 'Ended'
+               AND (s.url_expires_at > ? OR EXISTS (SELECT 1 FROM connections c
+                    WHERE c.session_id = s.id AND c.status IN {LIVE}))"
+        ))
+        .bind(region_id)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Claims a ClientToken for a call, or says what it already stands for. Processing claims
+    /// older than `stale_after` seconds (a crash mid-call) are taken over.
+    pub async fn claim_client_token(
+        &self,
+        account_id: &str,
+        action: &str,
+        token: &str,
+        params_hash: &str,
+        stale_after: i64,
+    ) -> sqlx::Result<Idempotency> {
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT params_hash, state, result_id, created_at FROM idempotency
+             WHERE account_id = ? AND action = ? AND client_token = ?",
+        )
+        .bind(account_id)
+        .bind(action)
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let verdict = match existing {
+            Some((hash, _, _, _)) if hash != params_hash => return Ok(Idempotency::Mismatch),
+            Some((_, state, Some(id), _)) if state == "Done" => return Ok(Idempotency::Done(id)),
+            Some((_, _, _, at)) if now() - at < stale_after => return Ok(Idempotency::Processing),
+            _ => Idempotency::Fresh,
+        };
+        sqlx::query(
+            "INSERT INTO idempotency (account_id, action, client_token, params_hash, state, created_at)
+             VALUES (?, ?, ?, ?, 'Processing', ?)
+             ON CONFLICT DO UPDATE SET state = 'Processing', created_at = excluded.created_at",
+        )
+        .bind(account_id)
+        .bind(action)
+        .bind(token)
+        .bind(params_hash)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(verdict)
+    }
+
+    /// Gives up a claimed ClientToken after a failed call, so that a retry can run.
+    pub async fn release_client_token(&self, account_id: &str, action: &str, token: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "DELETE FROM idempotency WHERE account_id = ? AND action = ? AND client_token = ?
+               AND state = 'Processing'",
+        )
+        .bind(account_id)
+        .bind(action)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts a session with its first token and, when it has a ClientToken, marks that
+    /// token done — one transaction, so a crash leaves neither or both.
+    pub async fn insert_session(&self, new: &NewSession) -> sqlx::Result<()> {
+        let s = &new.session;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, region_id, instance_id, instance_ids, account_id, access_key_id,
+               identity_type, principal_id, client_ip, port_number, target_server, command_line,
+               username, password_name, connection_type, encryption, client_token, state,
+               created_at, url_expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.region_id)
+        .bind(&s.instance_id)
+        .bind(&s.instance_ids)
+        .bind(&s.account_id)
+        .bind(&s.access_key_id)
+        .bind(&s.identity_type)
+        .bind(&s.principal_id)
+        .bind(&s.client_ip)
+        .bind(s.port_number)
+        .bind(&s.target_server)
+        .bind(&s.command_line)
+        .bind(&s.username)
+        .bind(&s.password_name)
+        .bind(&s.connection_type)
+        .bind(&s.encryption)
+        .bind(&s.client_token)
+        .bind(&s.state)
+        .bind(s.created_at)
+        .bind(s.url_expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO session_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)")
+            .bind(&s.id)
+            .bind(&new.token_hash)
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(token) = &s.client_token {
+            sqlx::query(
+                "UPDATE idempotency SET state = 'Done', result_id = ?
+                 WHERE account_id = ? AND action = 'StartTerminalSession' AND client_token = ?",
+            )
+            .bind(&s.id)
+            .bind(&s.account_id)
+            .bind(token)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Adds another token to a session (an idempotent retry gets a fresh one: the first was
+    /// only ever stored as a hash and cannot be given back).
+    pub async fn add_session_token(&self, session_id: &str, token_hash: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO session_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)")
+            .bind(session_id)
+            .bind(token_hash)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// One session by id.
+    pub async fn session(&self, id: &str) -> sqlx::Result<Option<Session>> {
+        sqlx::query_as("SELECT * FROM sessions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Checks a token against a session's hashed tokens, in constant time per comparison.
+    pub async fn check_session_token(&self, session_id: &str, token: &str) -> sqlx::Result<TokenCheck> {
+        let Some(session) = self.session(session_id).await? else {
+            return Ok(TokenCheck::Unknown);
+        };
+        let hashes: Vec<String> =
+            sqlx::query_scalar("SELECT token_hash FROM session_tokens WHERE session_id = ?")
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let presented = ids::hash_secret(token);
+        if !hashes.iter().any(|h| ids::secrets_equal(h, &presented)) {
+            return Ok(TokenCheck::Unknown);
+        }
+        Ok(if session.state == "Ended" {
+            TokenCheck::Ended
+        } else if now() >= session.url_expires_at {
+            TokenCheck::Expired
+        } else {
+            TokenCheck::Valid(Box::new(session))
+        })
+    }
+
+    /// Ends a session for good; its live connections are recorded as closed by the client.
+    pub async fn end_session(&self, id: &str, reason: &str) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE sessions SET state = 'Ended', ended_at = ?, end_reason = ?
+             WHERE id = ? AND state != 'Ended'",
+        )
+        .bind(now())
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE connections SET status = 'Terminated', end_time = ?, closed_reason = 'ClientClosed'
+             WHERE session_id = ? AND status IN {LIVE}"
+        ))
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// A page of sessions, newest first.
+    pub async fn list_sessions(&self, f: &SessionFilter) -> sqlx::Result<Vec<Session>> {
+        let mut q = QueryBuilder::new("SELECT * FROM sessions WHERE account_id = ");
+        q.push_bind(f.account_id.clone())
+            .push(" AND region_id = ")
+            .push_bind(f.region_id.clone())
+            .push(" AND created_at >= ")
+            .push_bind(f.since);
+        if let Some(id) = &f.instance_id {
+            q.push(" AND instance_id = ").push_bind(id.clone());
+        }
+        if let Some(id) = &f.session_id {
+            q.push(" AND id = ").push_bind(id.clone());
+        }
+        if let Some((at, id)) = &f.before {
+            q.push(" AND (created_at < ")
+                .push_bind(*at)
+                .push(" OR (created_at = ")
+                .push_bind(*at)
+                .push(" AND id < ")
+                .push_bind(id.clone())
+                .push("))");
+        }
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(f.limit);
+        q.build_query_as().fetch_all(&self.pool).await
+    }
+
+    /// The connections of a session, oldest first.
+    pub async fn connections(&self, session_id: &str) -> sqlx::Result<Vec<Connection>> {
+        sqlx::query_as("SELECT * FROM connections WHERE session_id = ? ORDER BY start_time, rowid")
+            .bind(session_id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Opens a connection (`Connecting`) for a client of `session`, unless the instance already
+    /// has `max_live` live connections; then `None`.
+    pub async fn open_connection(
+        &self,
+        session: &Session,
+        gateway_id: &str,
+        client_ip: &str,
+        max_live: i64,
+    ) -> sqlx::Result<Option<Connection>> {
+        let live: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM connections WHERE instance_id = ? AND status IN {LIVE}"
+        ))
+        .bind(&session.instance_id)
+        .fetch_one(&self.pool)
+        .await?;
+        if live >= max_live {
+            return Ok(None);
+        }
+        let channel_id = ids::channel_id();
+        sqlx::query(
+            "INSERT INTO connections (channel_id, session_id, instance_id, gateway_id, client_ip,
+               status, start_time) VALUES (?, ?, ?, ?, ?, 'Connecting', ?)",
+        )
+        .bind(&channel_id)
+        .bind(&session.id)
+        .bind(&session.instance_id)
+        .bind(gateway_id)
+        .bind(client_ip)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        self.connection(&channel_id).await
+    }
+
+    /// One connection by channel id.
+    pub async fn connection(&self, channel_id: &str) -> sqlx::Result<Option<Connection>> {
+        sqlx::query_as("SELECT * FROM connections WHERE channel_id = ?")
+            .bind(channel_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Applies a gateway's report. A connection that has ended stays ended (only its byte
+    /// counts may still grow); `Connected` marks the session active.
+    pub async fn update_connection(&self, channel_id: &str, u: &ConnectionUpdate) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let terminal = matches!(u.status.as_deref(), Some("Terminated" | "Failed"));
+        let done = sqlx::query(&format!(
+            "UPDATE connections SET
+               status = CASE WHEN status IN {LIVE} THEN coalesce(?, status) ELSE status END,
+               end_time = CASE WHEN status IN {LIVE} AND ? THEN ? ELSE end_time END,
+               closed_reason = CASE WHEN status IN {LIVE} THEN coalesce(?, closed_reason) ELSE closed_reason END,
+               failed_detail = CASE WHEN status IN {LIVE} THEN coalesce(?, failed_detail) ELSE failed_detail END,
+               bytes_in = max(bytes_in, coalesce(?, 0)),
+               bytes_out = max(bytes_out, coalesce(?, 0))
+             WHERE channel_id = ?"
+        ))
+        .bind(&u.status)
+        .bind(terminal)
+        .bind(now())
+        .bind(&u.closed_reason)
+        .bind(&u.failed_detail)
+        .bind(u.bytes_in)
+        .bind(u.bytes_out)
+        .bind(channel_id)
+        .execute(&mut *tx)
+        .await?;
+        if u.status.as_deref() == Some("Connected") {
+            sqlx::query(
+                "UPDATE sessions SET state = 'Active' WHERE state = 'Pending'
+                   AND id = (SELECT session_id FROM connections WHERE channel_id = ?)",
+            )
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -76,7 +76,8 @@ CREATE INDEX instances_region ON instances(region_id, created_at);
 
 -- Terminal sessions created by StartTerminalSession.
 CREATE TABLE sessions (
-    id               TEXT PRIMARY KEY,                     -- s-…
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,    -- creation order, for paging
+    id               TEXT NOT NULL UNIQUE,                 -- s-…
     region_id        TEXT NOT NULL,
     instance_id      TEXT NOT NULL REFERENCES instances(id), -- the first of instance_ids
     instance_ids     TEXT NOT NULL,                        -- JSON array, in request order

@@ -9,8 +9,12 @@ pub const DEFAULT_REGIONS: &str =
 
 /// The control plane's configuration (`axt-control-plane --help`).
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "axt-control-plane", version, about = "The ECS OpenAPI of an axtlab region: \
-signed RPC calls (V1 and V3), instances, activations, terminal sessions, all in SQLite.")]
+#[command(
+    name = "axt-control-plane",
+    version,
+    about = "The ECS OpenAPI of an axtlab region: \
+signed RPC calls (V1 and V3), instances, activations, terminal sessions, all in SQLite."
+)]
 pub struct Config {
     /// Address the OpenAPI and the gateways' internal API listen on.
     #[arg(long, env = "AXT_LISTEN", default_value = "127.0.0.1:8080")]
@@ -77,11 +81,19 @@ pub struct Config {
     pub min_agent_version_linux: String,
 
     /// Oldest Windows agent version that supports Session Manager.
-    #[arg(long, env = "AXT_MIN_AGENT_VERSION_WINDOWS", default_value = "2.1.3.256")]
+    #[arg(
+        long,
+        env = "AXT_MIN_AGENT_VERSION_WINDOWS",
+        default_value = "2.1.3.256"
+    )]
     pub min_agent_version_windows: String,
 
     /// Oldest agent version that supports end-to-end session encryption.
-    #[arg(long, env = "AXT_MIN_AGENT_VERSION_ENCRYPTION", default_value = "2.4.3.0")]
+    #[arg(
+        long,
+        env = "AXT_MIN_AGENT_VERSION_ENCRYPTION",
+        default_value = "2.4.3.0"
+    )]
     pub min_agent_version_encryption: String,
 
     /// An agent counts as online (CloudAssistantStatus "true") this many seconds after its

@@ -64,8 +64,16 @@ pub fn activation_code() -> String {
 /// An AccessKeyId (`LTAI` + 20) and its secret (30 characters).
 pub fn access_key_pair() -> (String, String) {
     let mut rng = rand::rng();
-    let id: String = (&mut rng).sample_iter(Alphanumeric).take(20).map(char::from).collect();
-    let secret: String = rng.sample_iter(Alphanumeric).take(30).map(char::from).collect();
+    let id: String = (&mut rng)
+        .sample_iter(Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
+    let secret: String = rng
+        .sample_iter(Alphanumeric)
+        .take(30)
+        .map(char::from)
+        .collect();
     (format!("LTAI{id}"), secret)
 }
 
@@ -73,7 +81,9 @@ pub fn access_key_pair() -> (String, String) {
 pub fn account_id() -> String {
     let mut rng = rand::rng();
     let first = rng.random_range(1..10u8);
-    let rest: String = (0..15).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
+    let rest: String = (0..15)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect();
     format!("{first}{rest}")
 }
 

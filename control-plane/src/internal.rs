@@ -45,7 +45,11 @@ impl IntoResponse for Refusal {
 impl From<sqlx::Error> for Refusal {
     fn from(error: sqlx::Error) -> Self {
         tracing::error!(%error, "database error on the internal API");
-        Refusal(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "database error".into())
+        Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "database error".into(),
+        )
     }
 }
 
@@ -64,7 +68,11 @@ pub fn router(shared: Arc<Shared>) -> axum::Router<Arc<Shared>> {
         .layer(middleware::from_fn_with_state(shared, require_token))
 }
 
-async fn require_token(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn require_token(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -72,7 +80,12 @@ async fn require_token(State(shared): State<Arc<Shared>>, request: Request, next
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !ids::secrets_equal(presented, &shared.internal_token) {
-        return Refusal(StatusCode::UNAUTHORIZED, "Unauthorized", "bad internal token".into()).into_response();
+        return Refusal(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "bad internal token".into(),
+        )
+        .into_response();
     }
     next.run(request).await
 }
@@ -122,11 +135,27 @@ fn spec(shared: &Shared, s: &Session, channel_id: &str) -> axt_proto::spec::Sess
 }
 
 async fn check(shared: &Shared, r: &TokenRequest) -> Result<Session, Refusal> {
-    match shared.store.check_session_token(&r.session_id, &r.token).await? {
+    match shared
+        .store
+        .check_session_token(&r.session_id, &r.token)
+        .await?
+    {
         TokenCheck::Valid(s) => Ok(*s),
-        TokenCheck::Unknown => Err(Refusal(StatusCode::FORBIDDEN, "InvalidToken", "unknown session or token".into())),
-        TokenCheck::Expired => Err(Refusal(StatusCode::GONE, "UrlExpired", "the WebSocketUrl has expired".into())),
-        TokenCheck::Ended => Err(Refusal(StatusCode::GONE, "SessionEnded", "the session was ended".into())),
+        TokenCheck::Unknown => Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "InvalidToken",
+            "unknown session or token".into(),
+        )),
+        TokenCheck::Expired => Err(Refusal(
+            StatusCode::GONE,
+            "UrlExpired",
+            "the WebSocketUrl has expired".into(),
+        )),
+        TokenCheck::Ended => Err(Refusal(
+            StatusCode::GONE,
+            "SessionEnded",
+            "the session was ended".into(),
+        )),
     }
 }
 
@@ -140,16 +169,30 @@ async fn open_channel(State(shared): State<Arc<Shared>>, Json(r): Json<TokenRequ
     if let Some(id) = r.instance_id.filter(|id| !id.is_empty()) {
         let named: Vec<String> = serde_json::from_str(&session.instance_ids).unwrap_or_default();
         if !named.contains(&id) {
-            return Err(Refusal(StatusCode::BAD_REQUEST, "InvalidInstance", format!("{id} is not part of the session")));
+            return Err(Refusal(
+                StatusCode::BAD_REQUEST,
+                "InvalidInstance",
+                format!("{id} is not part of the session"),
+            ));
         }
         session.instance_id = id;
     }
     // The count and the insert must not interleave with another allocation.
     let _gate = shared.channel_gate.lock().await;
     let max = shared.config.max_connections_per_instance;
-    let Some(connection) = shared.store.open_connection(&session, &r.gateway_id, &r.client_ip, max).await? else {
-        return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, "SessionCount.ExceedLimit",
-            format!("instance {} already has {max} connected sessions", session.instance_id)));
+    let Some(connection) = shared
+        .store
+        .open_connection(&session, &r.gateway_id, &r.client_ip, max)
+        .await?
+    else {
+        return Err(Refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "SessionCount.ExceedLimit",
+            format!(
+                "instance {} already has {max} connected sessions",
+                session.instance_id
+            ),
+        ));
     };
     Ok(Json(json!({
         "channelId": connection.channel_id,
@@ -160,9 +203,23 @@ async fn open_channel(State(shared): State<Arc<Shared>>, Json(r): Json<TokenRequ
 }
 
 async fn channel(State(shared): State<Arc<Shared>>, Path(channel_id): Path<String>) -> Answer {
-    let not_found = || Refusal(StatusCode::NOT_FOUND, "ChannelNotFound", "no such channel".into());
-    let connection = shared.store.connection(&channel_id).await?.ok_or_else(not_found)?;
-    let session = shared.store.session(&connection.session_id).await?.ok_or_else(not_found)?;
+    let not_found = || {
+        Refusal(
+            StatusCode::NOT_FOUND,
+            "ChannelNotFound",
+            "no such channel".into(),
+        )
+    };
+    let connection = shared
+        .store
+        .connection(&channel_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let session = shared
+        .store
+        .session(&connection.session_id)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(Json(json!({
         "channelId": connection.channel_id,
         "sessionId": connection.session_id,
@@ -178,11 +235,23 @@ async fn channel_state(
     Json(update): Json<ConnectionUpdate>,
 ) -> Answer {
     const STATES: &[&str] = &["Connecting", "Connected", "Terminated", "Failed"];
-    if update.status.as_deref().is_some_and(|s| !STATES.contains(&s)) {
-        return Err(Refusal(StatusCode::BAD_REQUEST, "InvalidStatus", format!("status must be one of {STATES:?}")));
+    if update
+        .status
+        .as_deref()
+        .is_some_and(|s| !STATES.contains(&s))
+    {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            "InvalidStatus",
+            format!("status must be one of {STATES:?}"),
+        ));
     }
     if !shared.store.update_connection(&channel_id, &update).await? {
-        return Err(Refusal(StatusCode::NOT_FOUND, "ChannelNotFound", "no such channel".into()));
+        return Err(Refusal(
+            StatusCode::NOT_FOUND,
+            "ChannelNotFound",
+            "no such channel".into(),
+        ));
     }
     Ok(Json(json!({})))
 }
@@ -194,7 +263,11 @@ async fn register(State(shared): State<Arc<Shared>>, Json(r): Json<Registration>
             Ok(Json(json!({"instanceId": instance_id})))
         }
         Err(RegistrationError::Database(e)) => Err(e.into()),
-        Err(e) => Err(Refusal(StatusCode::BAD_REQUEST, "RegistrationRefused", e.to_string())),
+        Err(e) => Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            "RegistrationRefused",
+            e.to_string(),
+        )),
     }
 }
 
@@ -209,8 +282,16 @@ async fn heartbeat(
     Path(instance_id): Path<String>,
     Json(beat): Json<Heartbeat>,
 ) -> Answer {
-    if !shared.store.heartbeat(&instance_id, beat.agent_version.as_deref()).await? {
-        return Err(Refusal(StatusCode::NOT_FOUND, "InstanceNotRegistered", "no registered agent for this instance".into()));
+    if !shared
+        .store
+        .heartbeat(&instance_id, beat.agent_version.as_deref())
+        .await?
+    {
+        return Err(Refusal(
+            StatusCode::NOT_FOUND,
+            "InstanceNotRegistered",
+            "no registered agent for this instance".into(),
+        ));
     }
     Ok(Json(json!({"instanceId": instance_id})))
 }
@@ -221,7 +302,13 @@ async fn agent(State(shared): State<Arc<Shared>>, Path(instance_id): Path<String
         .instance(&instance_id)
         .await?
         .filter(|i| !i.deregistered && i.agent_public_key.is_some())
-        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, "InstanceNotRegistered", "no registered agent for this instance".into()))?;
+        .ok_or_else(|| {
+            Refusal(
+                StatusCode::NOT_FOUND,
+                "InstanceNotRegistered",
+                "no registered agent for this instance".into(),
+            )
+        })?;
     Ok(Json(json!({
         "instanceId": instance.id,
         "kind": instance.kind,

@@ -20,6 +20,9 @@ use anyhow::Context as _;
 pub use config::Config;
 use store::Store;
 
+/// File in the data directory that holds the address the server is listening on.
+pub const LISTEN_ADDR_FILE: &str = "listen-addr";
+
 /// What every request handler shares.
 pub struct Shared {
     /// The database.
@@ -75,6 +78,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
+        // Scripts and tests that bind port 0 learn the real address from this file.
+        let addr_file = self.shared.config.data_dir.join(LISTEN_ADDR_FILE);
+        std::fs::write(&addr_file, addr.to_string())
+            .with_context(|| format!("writing {}", addr_file.display()))?;
         tracing::info!(%addr, data_dir = %self.shared.config.data_dir.display(), "control plane listening");
         let janitor = tokio::spawn(prune_nonces(self.shared.clone()));
         let router = axum::Router::new()

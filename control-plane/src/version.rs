@@ -5,7 +5,11 @@ use std::cmp::Ordering;
 /// Compares dotted versions numerically, part by part; a missing part counts as 0 and a part
 /// that is not a number as 0, so garbage never passes a gate it should not.
 pub fn compare(a: &str, b: &str) -> Ordering {
-    let parse = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.trim().parse().unwrap_or(0)).collect() };
+    let parse = |v: &str| -> Vec<u64> {
+        v.split('.')
+            .map(|p| p.trim().parse().unwrap_or(0))
+            .collect()
+    };
     let (a, b) = (parse(a), parse(b));
     let len = a.len().max(b.len());
     (0..len)

@@ -68,11 +68,16 @@ mod tests {
 
     #[test]
     fn writes_the_port_as_a_string_and_reads_either() {
-        let spec = SessionSpec { channel_id: "c-1".into(), port_number: "22".into(), ..Default::default() };
+        let spec = SessionSpec {
+            channel_id: "c-1".into(),
+            port_number: "22".into(),
+            ..Default::default()
+        };
         let text = serde_json::to_string(&spec).unwrap();
         assert!(text.contains(r#""portNumber":"22""#), "{text}");
         assert!(text.contains(r#""windowsPasswordName":"""#), "{text}");
-        let read: SessionSpec = serde_json::from_str(r#"{"channelId":"c-1","portNumber":22}"#).unwrap();
+        let read: SessionSpec =
+            serde_json::from_str(r#"{"channelId":"c-1","portNumber":22}"#).unwrap();
         assert_eq!(read.port_number, "22");
         assert!(read.is_port_forward());
     }

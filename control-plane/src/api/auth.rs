@@ -41,7 +41,10 @@ impl Signed<'_> {
 /// Verifies the request and returns its caller. V3 when `Authorization` starts with `ACS3-`,
 /// else V1 when a `Signature` parameter is present.
 pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Caller, ApiError> {
-    let (key_id, nonce) = match req.header("authorization").filter(|h| h.starts_with("ACS3-")) {
+    let (key_id, nonce) = match req
+        .header("authorization")
+        .filter(|h| h.starts_with("ACS3-"))
+    {
         Some(authorization) => verify_v3(shared, req, authorization).await?,
         None if req.params.contains_key("Signature") => verify_v1(shared, req).await?,
         None => return Err(ApiError::missing("Signature")),
@@ -69,20 +72,30 @@ async fn verify_v3(
         .header("x-acs-date")
         .ok_or_else(|| ApiError::known_with("IncompleteSignature", "x-acs-date is missing."))?;
     check_time(date, shared.config.max_clock_skew_secs)?;
-    let nonce = req
-        .header("x-acs-signature-nonce")
-        .ok_or_else(|| ApiError::known_with("IncompleteSignature", "x-acs-signature-nonce is missing."))?;
+    let nonce = req.header("x-acs-signature-nonce").ok_or_else(|| {
+        ApiError::known_with("IncompleteSignature", "x-acs-signature-nonce is missing.")
+    })?;
     // Every host and x-acs-* header must be covered, or a proxy could change them unnoticed.
     if let Some((name, _)) = req.headers.iter().find(|(n, _)| {
         let n = n.to_ascii_lowercase();
         (n == "host" || n.starts_with("x-acs-")) && !auth.signed_headers.contains(&n)
     }) {
-        return Err(ApiError::known_with("IncompleteSignature", format_args!("Header {name} is not signed.")));
+        return Err(ApiError::known_with(
+            "IncompleteSignature",
+            format_args!("Header {name} is not signed."),
+        ));
     }
     let key = lookup(shared, &auth.credential).await?;
     let body_hash = v3::sha256_hex(req.body);
     let payload = req.header("x-acs-content-sha256").unwrap_or(&body_hash);
-    let request = v3::canonical_request(req.method, req.path, req.params, req.headers, &auth.signed_headers, payload);
+    let request = v3::canonical_request(
+        req.method,
+        req.path,
+        req.params,
+        req.headers,
+        &auth.signed_headers,
+        payload,
+    );
     let string_to_sign = v3::string_to_sign(&request);
     let expected = v3::sign(&key.secret, &string_to_sign);
     if !ids::secrets_equal(&expected, &auth.signature) || payload != body_hash {
@@ -91,10 +104,17 @@ async fn verify_v3(
     Ok((key.into(), nonce.to_owned()))
 }
 
-async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<(store::AccessKeyRef, String), ApiError> {
+async fn verify_v1(
+    shared: &Shared,
+    req: &Signed<'_>,
+) -> Result<(store::AccessKeyRef, String), ApiError> {
     let p = super::Args(req.params);
     if let Some(method) = p.str("SignatureMethod").filter(|m| *m != "HMAC-SHA1") {
-        return Err(ApiError::new(400, "InvalidSignatureMethod", format!("Specified signature method {method} is not supported.")));
+        return Err(ApiError::new(
+            400,
+            "InvalidSignatureMethod",
+            format!("Specified signature method {method} is not supported."),
+        ));
     }
     check_time(p.required("Timestamp")?, shared.config.max_clock_skew_secs)?;
     let nonce = p.required("SignatureNonce")?;
@@ -139,8 +159,21 @@ mod tests {
     fn timestamps_are_parsed_and_bounded() {
         let now = store::iso(store::now());
         assert!(check_time(&now, 900).is_ok());
-        assert_eq!(check_time(&store::iso(store::now() - 901), 900).unwrap_err().code, "InvalidTimeStamp.Expired");
-        assert_eq!(check_time(&store::iso(store::now() + 901), 900).unwrap_err().code, "InvalidTimeStamp.Expired");
-        assert_eq!(check_time("yesterday", 900).unwrap_err().code, "InvalidTimeStamp.Format");
+        assert_eq!(
+            check_time(&store::iso(store::now() - 901), 900)
+                .unwrap_err()
+                .code,
+            "InvalidTimeStamp.Expired"
+        );
+        assert_eq!(
+            check_time(&store::iso(store::now() + 901), 900)
+                .unwrap_err()
+                .code,
+            "InvalidTimeStamp.Expired"
+        );
+        assert_eq!(
+            check_time("yesterday", 900).unwrap_err().code,
+            "InvalidTimeStamp.Format"
+        );
     }
 }

@@ -62,7 +62,11 @@ const KNOWN: &[(&str, u16, &str)] = &[
 
 impl ApiError {
     /// An error with any code.
-    pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code: code.into(),
@@ -88,12 +92,20 @@ impl ApiError {
     /// `Missing{Name}`: a mandatory parameter is absent.
     pub fn missing(name: &str) -> Self {
         let bare = name.split('.').next().unwrap_or(name);
-        Self::new(400, format!("Missing{bare}"), format!("{name} is mandatory for this action."))
+        Self::new(
+            400,
+            format!("Missing{bare}"),
+            format!("{name} is mandatory for this action."),
+        )
     }
 
     /// `InvalidParameter`: a parameter has a value of the wrong form.
     pub fn invalid(name: &str, why: impl std::fmt::Display) -> Self {
-        Self::new(400, "InvalidParameter", format!("The specified parameter {name} is not valid: {why}"))
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("The specified parameter {name} is not valid: {why}"),
+        )
     }
 
     /// `SignatureDoesNotMatch`, carrying the server's string to sign as the real service does.

@@ -54,7 +54,16 @@ impl Ctx<'_> {
     /// Records the call in the audit log.
     pub async fn audit(&self, resource_id: &str) -> Result<(), ApiError> {
         let c = &self.caller;
-        Ok(self.shared.store.audit(&self.request_id, &c.access_key_id, &self.action, resource_id).await?)
+        Ok(self
+            .shared
+            .store
+            .audit(
+                &self.request_id,
+                &c.access_key_id,
+                &self.action,
+                resource_id,
+            )
+            .await?)
     }
 }
 
@@ -70,10 +79,25 @@ async fn handle(
     let request_id = ids::request_id();
     let headers: Vec<(String, String)> = headers
         .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut action = String::new();
-    let result = process(&shared, &request_id, peer, &method, &uri, &headers, &body, &mut action).await;
+    let result = process(
+        &shared,
+        &request_id,
+        peer,
+        &method,
+        &uri,
+        &headers,
+        &body,
+        &mut action,
+    )
+    .await;
     let (status, body) = match result {
         Ok(mut value) => {
             value["RequestId"] = request_id.clone().into();
@@ -91,8 +115,14 @@ async fn handle(
     (
         status,
         [
-            (header::CONTENT_TYPE, "application/json;charset=utf-8".to_owned()),
-            (header::HeaderName::from_static("x-acs-request-id"), request_id),
+            (
+                header::CONTENT_TYPE,
+                "application/json;charset=utf-8".to_owned(),
+            ),
+            (
+                header::HeaderName::from_static("x-acs-request-id"),
+                request_id,
+            ),
         ],
         body.to_string(),
     )
@@ -121,12 +151,24 @@ async fn process(
     if is_form {
         parse_form(&String::from_utf8_lossy(body), &mut params);
     }
-    let signed = auth::Signed { method: method.as_str(), path: uri.path(), params: &params, headers, body };
+    let signed = auth::Signed {
+        method: method.as_str(),
+        path: uri.path(),
+        params: &params,
+        headers,
+        body,
+    };
     let caller = auth::authenticate(shared, &signed).await?;
     let args = Args(&params);
     // V3 names the action and version in headers only; V1 in parameters (and headers too).
-    let action = signed.header("x-acs-action").or(args.str("Action")).ok_or_else(|| ApiError::missing("Action"))?;
-    let version = signed.header("x-acs-version").or(args.str("Version")).ok_or_else(|| ApiError::missing("Version"))?;
+    let action = signed
+        .header("x-acs-action")
+        .or(args.str("Action"))
+        .ok_or_else(|| ApiError::missing("Action"))?;
+    let version = signed
+        .header("x-acs-version")
+        .or(args.str("Version"))
+        .ok_or_else(|| ApiError::missing("Version"))?;
     action.clone_into(action_out);
     if version != API_VERSION {
         return Err(ApiError::known("InvalidVersion"));

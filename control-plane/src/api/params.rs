@@ -11,7 +11,10 @@ pub struct Args<'a>(pub &'a Params);
 impl<'a> Args<'a> {
     /// An optional string.
     pub fn str(&self, name: &str) -> Option<&'a str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A mandatory string (`Missing{Name}` otherwise).
@@ -22,7 +25,11 @@ impl<'a> Args<'a> {
     /// An optional integer.
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.str(name)
-            .map(|v| v.trim().parse().map_err(|_| ApiError::invalid(name, "not an integer")))
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .map_err(|_| ApiError::invalid(name, "not an integer"))
+            })
             .transpose()
     }
 
@@ -97,7 +104,10 @@ impl<'a> Args<'a> {
             return Err(ApiError::invalid("PageNumber", "must be at least 1"));
         }
         if !(1..=max_size).contains(&size) {
-            return Err(ApiError::invalid("PageSize", format_args!("must be 1 to {max_size}")));
+            return Err(ApiError::invalid(
+                "PageSize",
+                format_args!("must be 1 to {max_size}"),
+            ));
         }
         Ok((number, size))
     }
@@ -112,10 +122,15 @@ impl<'a> Args<'a> {
         }
         let limit = max_results.unwrap_or(default);
         if !(1..=max).contains(&limit) {
-            return Err(ApiError::invalid("MaxResults", format_args!("must be 1 to {max}")));
+            return Err(ApiError::invalid(
+                "MaxResults",
+                format_args!("must be 1 to {max}"),
+            ));
         }
         let offset = match next {
-            Some(t) => t.parse().map_err(|_| ApiError::invalid("NextToken", "unknown token"))?,
+            Some(t) => t
+                .parse()
+                .map_err(|_| ApiError::invalid("NextToken", "unknown token"))?,
             None => 0,
         };
         Ok(Some((offset, limit)))
@@ -127,12 +142,20 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn lists_follow_their_index_not_the_text_order() {
-        let p = params(&[("InstanceId.10", "c"), ("InstanceId.2", "b"), ("InstanceId.1", "a"), ("InstanceIdX", "z")]);
+        let p = params(&[
+            ("InstanceId.10", "c"),
+            ("InstanceId.2", "b"),
+            ("InstanceId.1", "a"),
+            ("InstanceIdX", "z"),
+        ]);
         assert_eq!(Args(&p).list("InstanceId"), ["a", "b", "c"]);
     }
 
@@ -148,7 +171,11 @@ mod tests {
 
     #[test]
     fn tags_pair_keys_with_values() {
-        let p = params(&[("Tag.1.Key", "env"), ("Tag.1.Value", "lab"), ("Tag.2.Key", "team")]);
+        let p = params(&[
+            ("Tag.1.Key", "env"),
+            ("Tag.1.Value", "lab"),
+            ("Tag.2.Key", "team"),
+        ]);
         assert_eq!(
             Args(&p).tags(),
             r#"[{"TagKey":"env","TagValue":"lab"},{"TagKey":"team","TagValue":""}]"#
@@ -159,7 +186,10 @@ mod tests {
     fn missing_names_follow_the_service() {
         let p = params(&[]);
         let e = Args(&p).required("RegionId").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code.as_ref()), (400, "MissingRegionId"));
+        assert_eq!(
+            (e.status.as_u16(), e.code.as_ref()),
+            (400, "MissingRegionId")
+        );
         assert_eq!(e.message, "RegionId is mandatory for this action.");
     }
 }

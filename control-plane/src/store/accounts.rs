@@ -38,7 +38,10 @@ pub struct AccessKeyRef {
 
 impl From<AccessKey> for AccessKeyRef {
     fn from(key: AccessKey) -> Self {
-        Self { id: key.id, account_id: key.account_id }
+        Self {
+            id: key.id,
+            account_id: key.account_id,
+        }
     }
 }
 
@@ -69,7 +72,12 @@ impl Store {
     }
 
     /// Creates the key, or gives an existing id the new secret and account.
-    pub async fn put_access_key(&self, id: &str, secret: &str, account_id: &str) -> sqlx::Result<()> {
+    pub async fn put_access_key(
+        &self,
+        id: &str,
+        secret: &str,
+        account_id: &str,
+    ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO access_keys (id, secret, account_id, created_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET secret = excluded.secret, account_id = excluded.account_id",
@@ -101,7 +109,11 @@ impl Store {
     }
 
     /// Turns the account's Session Manager switch on or off.
-    pub async fn set_session_manager_enabled(&self, account_id: &str, on: bool) -> sqlx::Result<()> {
+    pub async fn set_session_manager_enabled(
+        &self,
+        account_id: &str,
+        on: bool,
+    ) -> sqlx::Result<()> {
         sqlx::query("UPDATE accounts SET session_manager_enabled = ? WHERE id = ?")
             .bind(on)
             .bind(account_id)

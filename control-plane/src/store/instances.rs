@@ -121,7 +121,9 @@ impl InstanceFilter {
             }
         }
         if let Some(os) = &self.os_type {
-            q.push(" AND lower(os_type) = lower(").push_bind(os.clone()).push(")");
+            q.push(" AND lower(os_type) = lower(")
+                .push_bind(os.clone())
+                .push(")");
         }
     }
 }
@@ -162,7 +164,10 @@ impl Store {
     }
 
     /// A page of instances and the total that match.
-    pub async fn list_instances(&self, filter: &InstanceFilter) -> sqlx::Result<(Vec<Instance>, i64)> {
+    pub async fn list_instances(
+        &self,
+        filter: &InstanceFilter,
+    ) -> sqlx::Result<(Vec<Instance>, i64)> {
         let mut count = QueryBuilder::new("SELECT count(*) FROM instances");
         filter.push_where(&mut count);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
@@ -213,12 +218,21 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE instances SET deregistered = 1, agent_public_key = NULL WHERE id = ?",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE instances SET deregistered = 1, agent_public_key = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
+    }
+
+    /// Sets the last heart-beat time directly, so tests can age an agent without waiting.
+    #[doc(hidden)]
+    pub async fn set_heartbeat_for_test(&self, id: &str, at: i64) -> sqlx::Result<()> {
+        sqlx::query("UPDATE instances SET last_heartbeat_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

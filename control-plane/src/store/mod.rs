@@ -9,7 +9,9 @@ mod sessions;
 use std::{path::Path, str::FromStr as _, time::Duration};
 
 use anyhow::Context as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use accounts::{AccessKey, AccessKeyRef};
 pub use activations::{Activation, NewActivation, Registration, RegistrationError};

@@ -9,6 +9,8 @@ use crate::ids;
 /// One session row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Session {
+    /// Creation order; 0 until inserted.
+    pub seq: i64,
     pub id: String,
     pub region_id: String,
     pub instance_id: String,
@@ -77,8 +79,8 @@ pub struct SessionFilter {
     pub region_id: String,
     pub instance_id: Option<String>,
     pub session_id: Option<String>,
-    /// Keyset cursor: sessions strictly older than this `(created_at, id)`.
-    pub before: Option<(i64, String)>,
+    /// Keyset cursor: sessions created before the one with this `seq`.
+    pub before: Option<i64>,
     pub since: i64,
     pub limit: i64,
 }
@@ -169,7 +171,12 @@ impl Store {
     }
 
     /// Gives up a claimed ClientToken after a failed call, so that a retry can run.
-    pub async fn release_client_token(&self, account_id: &str, action: &str, token: &str) -> sqlx::Result<()> {
+    pub async fn release_client_token(
+        &self,
+        account_id: &str,
+        action: &str,
+        token: &str,
+    ) -> sqlx::Result<()> {
         sqlx::query(
             "DELETE FROM idempotency WHERE account_id = ? AND action = ? AND client_token = ?
                AND state = 'Processing'",
@@ -216,12 +223,14 @@ impl Store {
         .bind(s.url_expires_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO session_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)")
-            .bind(&s.id)
-            .bind(&new.token_hash)
-            .bind(s.created_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO session_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&new.token_hash)
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await?;
         if let Some(token) = &s.client_token {
             sqlx::query(
                 "UPDATE idempotency SET state = 'Done', result_id = ?
@@ -239,12 +248,14 @@ impl Store {
     /// Adds another token to a session (an idempotent retry gets a fresh one: the first was
     /// only ever stored as a hash and cannot be given back).
     pub async fn add_session_token(&self, session_id: &str, token_hash: &str) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO session_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)")
-            .bind(session_id)
-            .bind(token_hash)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO session_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)",
+        )
+        .bind(session_id)
+        .bind(token_hash)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -257,7 +268,11 @@ impl Store {
     }
 
     /// Checks a token against a session's hashed tokens, in constant time per comparison.
-    pub async fn check_session_token(&self, session_id: &str, token: &str) -> sqlx::Result<TokenCheck> {
+    pub async fn check_session_token(
+        &self,
+        session_id: &str,
+        token: &str,
+    ) -> sqlx::Result<TokenCheck> {
         let Some(session) = self.session(session_id).await? else {
             return Ok(TokenCheck::Unknown);
         };
@@ -316,16 +331,10 @@ impl Store {
         if let Some(id) = &f.session_id {
             q.push(" AND id = ").push_bind(id.clone());
         }
-        if let Some((at, id)) = &f.before {
-            q.push(" AND (created_at < ")
-                .push_bind(*at)
-                .push(" OR (created_at = ")
-                .push_bind(*at)
-                .push(" AND id < ")
-                .push_bind(id.clone())
-                .push("))");
+        if let Some(seq) = f.before {
+            q.push(" AND seq < ").push_bind(seq);
         }
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(f.limit);
+        q.push(" ORDER BY seq DESC LIMIT ").push_bind(f.limit);
         q.build_query_as().fetch_all(&self.pool).await
     }
 
@@ -381,7 +390,11 @@ impl Store {
 
     /// Applies a gateway's report. A connection that has ended stays ended (only its byte
     /// counts may still grow); `Connected` marks the session active.
-    pub async fn update_connection(&self, channel_id: &str, u: &ConnectionUpdate) -> sqlx::Result<bool> {
+    pub async fn update_connection(
+        &self,
+        channel_id: &str,
+        u: &ConnectionUpdate,
+    ) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
         let terminal = matches!(u.status.as_deref(), Some("Terminated" | "Failed"));
         let done = sqlx::query(&format!(

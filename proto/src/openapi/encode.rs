@@ -62,10 +62,15 @@ mod tests {
 
     #[test]
     fn canonical_query_sorts_by_byte_order_and_keeps_empty_values() {
-        let params: Params = [("b", "2"), ("SignatureType", ""), ("A", "1 1"), ("Signature", "x")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let params: Params = [
+            ("b", "2"),
+            ("SignatureType", ""),
+            ("A", "1 1"),
+            ("Signature", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         assert_eq!(
             canonical_query(&params, &["Signature"]),
             "A=1%201&SignatureType=&b=2"

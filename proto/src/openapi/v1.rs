@@ -45,7 +45,9 @@ pub fn sign_request(
         ("SignatureNonce", nonce),
         ("Timestamp", timestamp),
     ] {
-        params.entry(name.to_owned()).or_insert_with(|| value.to_owned());
+        params
+            .entry(name.to_owned())
+            .or_insert_with(|| value.to_owned());
     }
     let signature = sign(credentials.secret, &string_to_sign(method, params));
     params.insert("Signature".to_owned(), signature);

@@ -19,7 +19,10 @@ pub async fn create_activation(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     }
     let ttl = ctx.args.int("TimeToLiveInHours")?.unwrap_or(4);
     if !(1..=876_000).contains(&ttl) {
-        return Err(ApiError::invalid("TimeToLiveInHours", "must be 1 to 876000"));
+        return Err(ApiError::invalid(
+            "TimeToLiveInHours",
+            "must be 1 to 876000",
+        ));
     }
     let new = NewActivation {
         account_id: ctx.caller.account_id.clone(),
@@ -28,7 +31,11 @@ pub async fn create_activation(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         description: ctx.args.str("Description").unwrap_or("").to_owned(),
         instance_count: count,
         ttl_hours: ttl,
-        ip_address_range: ctx.args.str("IpAddressRange").unwrap_or("0.0.0.0/0").to_owned(),
+        ip_address_range: ctx
+            .args
+            .str("IpAddressRange")
+            .unwrap_or("0.0.0.0/0")
+            .to_owned(),
         resource_group_id: ctx.args.str("ResourceGroupId").unwrap_or("").to_owned(),
         tags: ctx.args.tags(),
     };

@@ -73,7 +73,10 @@ pub async fn install_cloud_assistant(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     for id in &ids {
         let instance = owned_instance(ctx, region, id).await?;
         if instance.status != "Running" {
-            return Err(ApiError::known_with("IncorrectInstanceStatus", format_args!("Instance {id} is {}.", instance.status)));
+            return Err(ApiError::known_with(
+                "IncorrectInstanceStatus",
+                format_args!("Instance {id} is {}.", instance.status),
+            ));
         }
     }
     ctx.audit(&ids.join(",")).await?;

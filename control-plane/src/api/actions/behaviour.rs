@@ -18,7 +18,11 @@ fn key(ctx: &Ctx<'_>) -> Result<(), ApiError> {
 /// `DescribeUserBusinessBehavior statusKey=sessionManagerStatus` → `StatusValue`.
 pub async fn describe(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     key(ctx)?;
-    let on = ctx.shared.store.session_manager_enabled(&ctx.caller.account_id).await?;
+    let on = ctx
+        .shared
+        .store
+        .session_manager_enabled(&ctx.caller.account_id)
+        .await?;
     Ok(json!({"StatusValue": if on { "enabled" } else { "disabled" }}))
 }
 
@@ -28,9 +32,17 @@ pub async fn modify(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let on = match ctx.args.required("statusValue")? {
         "enabled" => true,
         "disabled" => false,
-        _ => return Err(ApiError::invalid("statusValue", "must be enabled or disabled")),
+        _ => {
+            return Err(ApiError::invalid(
+                "statusValue",
+                "must be enabled or disabled",
+            ))
+        }
     };
-    ctx.shared.store.set_session_manager_enabled(&ctx.caller.account_id, on).await?;
+    ctx.shared
+        .store
+        .set_session_manager_enabled(&ctx.caller.account_id, on)
+        .await?;
     ctx.audit(SESSION_MANAGER).await?;
     Ok(json!({}))
 }

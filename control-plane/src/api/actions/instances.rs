@@ -26,10 +26,24 @@ pub async fn run_instances(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         .map(|n| {
             let id = ids::instance_id(false);
             NewInstance {
-                name: if name.is_empty() { id.clone() } else { name.to_owned() },
-                hostname: ctx.args.str("HostName").map_or_else(|| format!("iZ{}Z", &id[2..]), str::to_owned),
-                zone_id: ctx.args.str("ZoneId").map_or_else(|| format!("{region}-a"), str::to_owned),
-                instance_type: ctx.args.str("InstanceType").unwrap_or("ecs.lab.small").to_owned(),
+                name: if name.is_empty() {
+                    id.clone()
+                } else {
+                    name.to_owned()
+                },
+                hostname: ctx
+                    .args
+                    .str("HostName")
+                    .map_or_else(|| format!("iZ{}Z", &id[2..]), str::to_owned),
+                zone_id: ctx
+                    .args
+                    .str("ZoneId")
+                    .map_or_else(|| format!("{region}-a"), str::to_owned),
+                instance_type: ctx
+                    .args
+                    .str("InstanceType")
+                    .unwrap_or("ecs.lab.small")
+                    .to_owned(),
                 image_id: ctx.args.str("ImageId").unwrap_or("").to_owned(),
                 intranet_ip: format!("172.16.0.{}", 10 + n),
                 account_id: ctx.caller.account_id.clone(),
@@ -51,18 +65,32 @@ pub async fn owned_instance(ctx: &Ctx<'_>, region: &str, id: &str) -> Result<Ins
         .store
         .instance(id)
         .await?
-        .filter(|i| i.account_id == ctx.caller.account_id && i.region_id == region && !i.deregistered)
+        .filter(|i| {
+            i.account_id == ctx.caller.account_id && i.region_id == region && !i.deregistered
+        })
         .ok_or_else(|| ApiError::known("InvalidInstanceId.NotFound"))
 }
 
 async fn transition(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<Value, ApiError> {
     let id = ctx.args.required("InstanceId")?;
     // StartInstance and StopInstance name no RegionId: the instance carries its own.
-    let instance = ctx.shared.store.instance(id).await?
+    let instance = ctx
+        .shared
+        .store
+        .instance(id)
+        .await?
         .filter(|i| i.account_id == ctx.caller.account_id && !i.deregistered && !i.is_managed())
         .ok_or_else(|| ApiError::known("InvalidInstanceId.NotFound"))?;
-    if !ctx.shared.store.transition_instance(&instance.id, from, to).await? {
-        return Err(ApiError::known_with("IncorrectInstanceStatus", format_args!("The instance is {}.", instance.status)));
+    if !ctx
+        .shared
+        .store
+        .transition_instance(&instance.id, from, to)
+        .await?
+    {
+        return Err(ApiError::known_with(
+            "IncorrectInstanceStatus",
+            format_args!("The instance is {}.", instance.status),
+        ));
     }
     ctx.audit(id).await?;
     Ok(json!({}))
@@ -80,7 +108,10 @@ pub async fn stop_instance(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
 
 /// One instance as DescribeInstances shows it.
 pub fn render(i: &Instance) -> Value {
-    let public: Vec<&str> = Some(i.internet_ip.as_str()).filter(|ip| !ip.is_empty()).into_iter().collect();
+    let public: Vec<&str> = Some(i.internet_ip.as_str())
+        .filter(|ip| !ip.is_empty())
+        .into_iter()
+        .collect();
     let tags: Value = serde_json::from_str(&i.tags).unwrap_or_else(|_| json!([]));
     json!({
         "InstanceId": i.id,
@@ -143,7 +174,10 @@ pub async fn describe_instance_status(ctx: &Ctx<'_>) -> Result<Value, ApiError> 
         ..Default::default()
     };
     let (rows, total) = ctx.shared.store.list_instances(&filter).await?;
-    let statuses: Vec<Value> = rows.iter().map(|i| json!({"InstanceId": i.id, "Status": i.status})).collect();
+    let statuses: Vec<Value> = rows
+        .iter()
+        .map(|i| json!({"InstanceId": i.id, "Status": i.status}))
+        .collect();
     Ok(json!({
         "TotalCount": total, "PageNumber": number, "PageSize": size,
         "InstanceStatuses": {"InstanceStatus": statuses},

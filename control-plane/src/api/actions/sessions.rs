@@ -25,7 +25,10 @@ async fn owned_session(ctx: &Ctx<'_>, region: &str, id: &str) -> Result<Session,
 pub async fn end_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let region = ctx.region()?;
     let session = owned_session(ctx, region, ctx.args.required("SessionId")?).await?;
-    ctx.shared.store.end_session(&session.id, "EndTerminalSession").await?;
+    ctx.shared
+        .store
+        .end_session(&session.id, "EndTerminalSession")
+        .await?;
     ctx.audit(&session.id).await?;
     Ok(json!({}))
 }
@@ -83,7 +86,7 @@ pub async fn describe_terminal_sessions(ctx: &Ctx<'_>) -> Result<Value, ApiError
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next = match rows.last() {
-        Some(last) if more => format!("{}.{}", last.created_at, last.id),
+        Some(last) if more => last.seq.to_string(),
         _ => String::new(),
     };
     let mut sessions = Vec::with_capacity(rows.len());
@@ -94,11 +97,11 @@ pub async fn describe_terminal_sessions(ctx: &Ctx<'_>) -> Result<Value, ApiError
     Ok(json!({"NextToken": next, "Sessions": {"Session": sessions}}))
 }
 
-/// A NextToken is `<created_at>.<session id>` of the last session of the previous page.
-fn decode_token(token: &str) -> Result<(i64, String), ApiError> {
+/// A NextToken is the creation sequence number of the last session of the previous page.
+fn decode_token(token: &str) -> Result<i64, ApiError> {
     token
-        .split_once('.')
-        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
-        .filter(|(_, id)| id.starts_with("s-"))
+        .parse()
+        .ok()
+        .filter(|seq| *seq > 0)
         .ok_or_else(|| ApiError::invalid("NextToken", "unknown token"))
 }

@@ -38,7 +38,11 @@ pub struct Request {
 
 /// Checks the parameters' form in the order of the documented error table.
 pub fn parse(args: &Args<'_>, max_instances: usize) -> Result<Request, ApiError> {
-    let instance_ids: Vec<String> = args.list("InstanceId").into_iter().map(str::to_owned).collect();
+    let instance_ids: Vec<String> = args
+        .list("InstanceId")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     if instance_ids.is_empty() {
         return Err(ApiError::missing("InstanceId.N"));
     }
@@ -63,7 +67,9 @@ pub fn parse(args: &Args<'_>, max_instances: usize) -> Result<Request, ApiError>
         _ => return Err(ApiError::known("InvalidParameter.ConnectionType")),
     };
     let client_token = args.str("ClientToken").map(str::to_owned);
-    if client_token.as_ref().is_some_and(|t| t.len() > MAX_CLIENT_TOKEN || !t.chars().all(|c| c.is_ascii() && !c.is_ascii_control())) {
+    if client_token.as_ref().is_some_and(|t| {
+        t.len() > MAX_CLIENT_TOKEN || !t.chars().all(|c| c.is_ascii() && !c.is_ascii_control())
+    }) {
         return Err(ApiError::known("InvalidClientToken.Malformed"));
     }
     if !command_line.is_empty() && (port_number.is_some() || !target_server.is_empty()) {
@@ -75,10 +81,22 @@ pub fn parse(args: &Args<'_>, max_instances: usize) -> Result<Request, ApiError>
     let username = args.str("Username").unwrap_or("").to_owned();
     let password_name = args.str("PasswordName").unwrap_or("").to_owned();
     for (value, max, code) in [
-        (&command_line, MAX_COMMAND_LINE, "InvalidCommandLine.LengthLimitExceeded"),
+        (
+            &command_line,
+            MAX_COMMAND_LINE,
+            "InvalidCommandLine.LengthLimitExceeded",
+        ),
         (&username, MAX_USERNAME, "Username.ExceedLimit"),
-        (&target_server, MAX_TARGET_SERVER, "InvalidTargetServer.LengthLimitExceeded"),
-        (&password_name, MAX_PASSWORD_NAME, "InvalidPasswordName.LengthLimitExceeded"),
+        (
+            &target_server,
+            MAX_TARGET_SERVER,
+            "InvalidTargetServer.LengthLimitExceeded",
+        ),
+        (
+            &password_name,
+            MAX_PASSWORD_NAME,
+            "InvalidPasswordName.LengthLimitExceeded",
+        ),
     ] {
         if value.chars().count() > max {
             return Err(ApiError::known(code));
@@ -118,23 +136,35 @@ fn encryption(args: &Args<'_>) -> Result<Option<Value>, ApiError> {
         Value::String(s) if s.eq_ignore_ascii_case("true") => true,
         Value::String(s) if s.eq_ignore_ascii_case("false") => false,
         Value::Null => false,
-        _ => return Err(ApiError::invalid("EncryptionOptions.Enabled", "not a boolean")),
+        _ => {
+            return Err(ApiError::invalid(
+                "EncryptionOptions.Enabled",
+                "not a boolean",
+            ))
+        }
     };
     let text = |name: &str| -> Result<Option<String>, ApiError> {
         match &options[name] {
             Value::Null => Ok(None),
             Value::String(s) if s.is_empty() => Ok(None),
             Value::String(s) => Ok(Some(s.clone())),
-            _ => Err(ApiError::invalid(&format!("EncryptionOptions.{name}"), "not a string")),
+            _ => Err(ApiError::invalid(
+                &format!("EncryptionOptions.{name}"),
+                "not a string",
+            )),
         }
     };
     let (mode, key) = (text("Mode")?, text("KMSKeyId")?);
     if !enabled {
         if mode.is_some() {
-            return Err(ApiError::known("InvalidEncryptionOptionsMode.EncryptionDisabled"));
+            return Err(ApiError::known(
+                "InvalidEncryptionOptionsMode.EncryptionDisabled",
+            ));
         }
         if key.is_some() {
-            return Err(ApiError::known("InvalidParameter.EncryptionOptionsKMSKeyId"));
+            return Err(ApiError::known(
+                "InvalidParameter.EncryptionOptionsKMSKeyId",
+            ));
         }
         return Ok(None);
     }
@@ -144,14 +174,26 @@ fn encryption(args: &Args<'_>) -> Result<Option<Value>, ApiError> {
         _ => return Err(ApiError::known("InvalidParameter.EncryptionOptionsMode")),
     };
     match (mode, &key) {
-        ("Kms", None) => return Err(ApiError::known("MissingParameter.EncryptionOptionsKMSKeyId")),
-        ("Auto", Some(_)) => return Err(ApiError::known("InvalidParameter.EncryptionOptionsKMSKeyId")),
+        ("Kms", None) => {
+            return Err(ApiError::known(
+                "MissingParameter.EncryptionOptionsKMSKeyId",
+            ))
+        }
+        ("Auto", Some(_)) => {
+            return Err(ApiError::known(
+                "InvalidParameter.EncryptionOptionsKMSKeyId",
+            ))
+        }
         (_, Some(k)) if k.chars().count() > MAX_KMS_KEY_ID || k.chars().any(char::is_control) => {
-            return Err(ApiError::known("InvalidParameter.EncryptionOptionsKMSKeyId"));
+            return Err(ApiError::known(
+                "InvalidParameter.EncryptionOptionsKMSKeyId",
+            ));
         }
         _ => {}
     }
-    Ok(Some(json!({"Enabled": true, "Mode": mode, "KMSKeyId": key.unwrap_or_default()})))
+    Ok(Some(
+        json!({"Enabled": true, "Mode": mode, "KMSKeyId": key.unwrap_or_default()}),
+    ))
 }
 
 /// `StartTerminalSession` → `SessionId`, `SecurityToken`, `WebSocketUrl`.
@@ -159,15 +201,26 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let config = &ctx.shared.config;
     let store = &ctx.shared.store;
     let region = ctx.region()?;
-    if config.session_unsupported_regions.iter().any(|r| r == region) {
+    if config
+        .session_unsupported_regions
+        .iter()
+        .any(|r| r == region)
+    {
         return Err(ApiError::known("RegionId.ApiNotSupported"));
     }
-    if !store.session_manager_enabled(&ctx.caller.account_id).await? {
+    if !store
+        .session_manager_enabled(&ctx.caller.account_id)
+        .await?
+    {
         return Err(ApiError::known("UserBehavior.SessionManagerDisabled"));
     }
     let req = parse(&ctx.args, config.max_instances_per_session)?;
     let base_url = match req.connection_type.as_str() {
-        "Intranet" => config.gateway_intranet_url.as_deref().ok_or_else(|| ApiError::known("InvalidOperation.ConnectionTypeUnsupported"))?,
+        "Intranet" => config
+            .gateway_intranet_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ApiError::known("InvalidOperation.ConnectionTypeUnsupported"))?,
         _ => config.gateway_url.as_str(),
     };
     for id in &req.instance_ids {
@@ -178,19 +231,28 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     };
     let hash = params_hash(&ctx.args);
     let account = &ctx.caller.account_id;
-    match store.claim_client_token(account, &ctx.action, &token, &hash, STALE_CLAIM_SECS).await? {
+    match store
+        .claim_client_token(account, &ctx.action, &token, &hash, STALE_CLAIM_SECS)
+        .await?
+    {
         Idempotency::Mismatch => Err(ApiError::known("IdempotentParameterMismatch")),
         Idempotency::Processing => Err(ApiError::known("IdempotentProcessing")),
         Idempotency::Done(session_id) => {
-            let session = store.session(&session_id).await?.ok_or_else(|| ApiError::internal(&ctx.request_id, "idempotent session vanished"))?;
+            let session = store.session(&session_id).await?.ok_or_else(|| {
+                ApiError::internal(&ctx.request_id, "idempotent session vanished")
+            })?;
             let security_token = ids::security_token();
-            store.add_session_token(&session.id, &ids::hash_secret(&security_token)).await?;
+            store
+                .add_session_token(&session.id, &ids::hash_secret(&security_token))
+                .await?;
             Ok(answer(&session.id, &security_token, base_url))
         }
         Idempotency::Fresh => {
             let result = create(ctx, region, req, base_url).await;
             if result.is_err() {
-                store.release_client_token(account, &ctx.action, &token).await?;
+                store
+                    .release_client_token(account, &ctx.action, &token)
+                    .await?;
             }
             result
         }
@@ -198,13 +260,29 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
 }
 
 /// The instance exists, is Running, and has an agent new enough for what is asked.
-async fn check_instance(ctx: &Ctx<'_>, region: &str, id: &str, encrypted: bool) -> Result<(), ApiError> {
+async fn check_instance(
+    ctx: &Ctx<'_>,
+    region: &str,
+    id: &str,
+    encrypted: bool,
+) -> Result<(), ApiError> {
     let config = &ctx.shared.config;
-    let instance = ctx.shared.store.instance(id).await?
-        .filter(|i| i.account_id == ctx.caller.account_id && i.region_id == region && !i.deregistered)
-        .ok_or_else(|| ApiError::known_with("InvalidInstance.NotFound", format_args!("Instance: {id}.")))?;
+    let instance = ctx
+        .shared
+        .store
+        .instance(id)
+        .await?
+        .filter(|i| {
+            i.account_id == ctx.caller.account_id && i.region_id == region && !i.deregistered
+        })
+        .ok_or_else(|| {
+            ApiError::known_with("InvalidInstance.NotFound", format_args!("Instance: {id}."))
+        })?;
     if instance.status != "Running" {
-        return Err(ApiError::known_with("IncorrectInstanceStatus", format_args!("Instance {id} is {}, not Running.", instance.status)));
+        return Err(ApiError::known_with(
+            "IncorrectInstanceStatus",
+            format_args!("Instance {id} is {}, not Running.", instance.status),
+        ));
     }
     if instance.agent_public_key.is_none() {
         return Err(ApiError::new(403, "InvalidInstance.CloudAssistantNotInstalled",
@@ -214,19 +292,35 @@ async fn check_instance(ctx: &Ctx<'_>, region: &str, id: &str, encrypted: bool) 
         return Err(ApiError::new(403, "UnsupportedAgentVersion.SessionManager",
             format!("The cloud assistant agent version {} on instance {id} does not support session manager.", instance.agent_version)));
     }
-    if encrypted && !version::at_least(&instance.agent_version, &config.min_agent_version_encryption) {
-        return Err(ApiError::new(403, "UnsupportedAgentVersion.Encryption",
-            format!("The cloud assistant agent version on instance {id} do not support encryption.")));
+    if encrypted
+        && !version::at_least(
+            &instance.agent_version,
+            &config.min_agent_version_encryption,
+        )
+    {
+        return Err(ApiError::new(
+            403,
+            "UnsupportedAgentVersion.Encryption",
+            format!(
+                "The cloud assistant agent version on instance {id} do not support encryption."
+            ),
+        ));
     }
     Ok(())
 }
 
 /// Counts and inserts under the session gate, so that the region limit is exact.
-async fn create(ctx: &Ctx<'_>, region: &str, req: Request, base_url: &str) -> Result<Value, ApiError> {
+async fn create(
+    ctx: &Ctx<'_>,
+    region: &str,
+    req: Request,
+    base_url: &str,
+) -> Result<Value, ApiError> {
     let shared = ctx.shared;
     let security_token = ids::security_token();
     let now = store::now();
     let session = Session {
+        seq: 0,
         id: ids::session_id(),
         region_id: region.to_owned(),
         instance_id: req.instance_ids[0].clone(),
@@ -252,10 +346,14 @@ async fn create(ctx: &Ctx<'_>, region: &str, req: Request, base_url: &str) -> Re
     };
     {
         let _gate = shared.session_gate.lock().await;
-        if shared.store.count_live_sessions(region).await? >= shared.config.max_sessions_per_region {
+        if shared.store.count_live_sessions(region).await? >= shared.config.max_sessions_per_region
+        {
             return Err(ApiError::known("SessionCount.ExceedLimit"));
         }
-        let new = NewSession { token_hash: ids::hash_secret(&security_token), session };
+        let new = NewSession {
+            token_hash: ids::hash_secret(&security_token),
+            session,
+        };
         shared.store.insert_session(&new).await?;
         ctx.audit(&new.session.id).await?;
         Ok(answer(&new.session.id, &security_token, base_url))
@@ -263,7 +361,10 @@ async fn create(ctx: &Ctx<'_>, region: &str, req: Request, base_url: &str) -> Re
 }
 
 fn answer(session_id: &str, token: &str, base_url: &str) -> Value {
-    let url = format!("{}/session?sessionId={session_id}&token={token}", base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/session?sessionId={session_id}&token={token}",
+        base_url.trim_end_matches('/')
+    );
     json!({"SessionId": session_id, "SecurityToken": token, "WebSocketUrl": url})
 }
 
@@ -271,8 +372,18 @@ fn answer(session_id: &str, token: &str, base_url: &str) -> Value {
 /// ClientToken. Signature and common parameters differ on every retry, so they are left out.
 fn params_hash(args: &Args<'_>) -> String {
     const COMMON: &[&str] = &[
-        "AccessKeyId", "Action", "ClientToken", "Format", "SecurityToken", "Signature",
-        "SignatureMethod", "SignatureNonce", "SignatureType", "SignatureVersion", "Timestamp", "Version",
+        "AccessKeyId",
+        "Action",
+        "ClientToken",
+        "Format",
+        "SecurityToken",
+        "Signature",
+        "SignatureMethod",
+        "SignatureNonce",
+        "SignatureType",
+        "SignatureVersion",
+        "Timestamp",
+        "Version",
     ];
     ids::hash_secret(&axt_proto::openapi::canonical_query(args.0, COMMON))
 }

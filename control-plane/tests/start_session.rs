@@ -6,8 +6,11 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// `(code, status, parameters beyond RegionId)`; `{i}` is replaced by a ready instance's id.
-const TABLE: &[(&str, u16, &[(&str, &str)])] = &[
+/// `(code, status, parameters beyond RegionId)`; `{i}` is replaced by a ready instance's id,
+/// `{N}` by N characters.
+type Row = (&'static str, u16, &'static [(&'static str, &'static str)]);
+
+const TABLE: &[Row] = &[
     (
         "InvalidRegionId.NotFound",
         404,

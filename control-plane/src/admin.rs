@@ -4,6 +4,7 @@
 use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
 
 use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
 
 use crate::{ids, store::Store, Config};
 
@@ -19,7 +20,9 @@ pub async fn ensure_admin_key(store: &Store, config: &Config) -> anyhow::Result<
     let account = store.admin_account().await?;
     match (&config.admin_access_key_id, &config.admin_access_key_secret) {
         (Some(id), Some(secret)) => {
-            store.put_access_key(id, secret, &account).await?;
+            store
+                .put_access_key(id, secret.expose_secret(), &account)
+                .await?;
             tracing::info!(access_key_id = %id, "admin AccessKey taken from the environment");
         }
         _ if store.account_has_key(&account).await? => {}
@@ -42,8 +45,13 @@ pub async fn ensure_admin_key(store: &Store, config: &Config) -> anyhow::Result<
 /// The internal token: the configured one, else the one saved in the data directory, else a
 /// new random one saved there for the gateway to read.
 pub fn internal_token(config: &Config) -> anyhow::Result<String> {
-    if let Some(token) = config.internal_token.as_ref().filter(|t| !t.is_empty()) {
-        return Ok(token.clone());
+    if let Some(token) = config
+        .internal_token
+        .as_ref()
+        .map(|t| t.expose_secret())
+        .filter(|t| !t.is_empty())
+    {
+        return Ok(token.to_owned());
     }
     let path = config.data_dir.join(INTERNAL_TOKEN_FILE);
     if let Ok(token) = std::fs::read_to_string(&path) {

@@ -3,11 +3,14 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use secrecy::SecretString;
+
 /// The regions a fresh lab serves, by default. `DescribeRegions` lists them in this order.
 pub const DEFAULT_REGIONS: &str =
     "cn-hangzhou,cn-shanghai,cn-beijing,cn-shenzhen,cn-hongkong,ap-southeast-1,us-west-1,eu-central-1";
 
-/// The control plane's configuration (`axt-control-plane --help`).
+/// The control plane's configuration (`axt-control-plane --help`). Secrets are
+/// [`SecretString`]s, so that printing the configuration never prints them.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "axt-control-plane",
@@ -36,7 +39,7 @@ pub struct Config {
     /// Shared secret of the internal API that gateways call. Generated into
     /// <data-dir>/internal-token when not given.
     #[arg(long, env = "AXT_INTERNAL_TOKEN", hide_env_values = true)]
-    pub internal_token: Option<String>,
+    pub internal_token: Option<SecretString>,
 
     /// AccessKeyId of the admin key to create on first start (with the secret below).
     #[arg(long, env = "AXT_ADMIN_ACCESS_KEY_ID")]
@@ -45,7 +48,7 @@ pub struct Config {
     /// AccessKeySecret of the admin key; when either is unset a key is generated into
     /// <data-dir>/admin-access-key.json.
     #[arg(long, env = "AXT_ADMIN_ACCESS_KEY_SECRET", hide_env_values = true)]
-    pub admin_access_key_secret: Option<String>,
+    pub admin_access_key_secret: Option<SecretString>,
 
     /// Comma-separated RegionIds this control plane serves.
     #[arg(long, env = "AXT_REGIONS", value_delimiter = ',', default_value = DEFAULT_REGIONS)]

@@ -1,0 +1,56 @@
+//! Property tests: every decoder takes arbitrary bytes without panicking, and what an encoder
+//! writes decodes back to the same frame.
+
+use axt_proto::{
+    agent_frame::{AgentFrame, AgentMessageType},
+    client_frame::{parse_resize, ClientFrame, ClientMessageType},
+    kick::{Kick, KickReply},
+    luban, spec, status,
+};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn no_decoder_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = AgentFrame::decode(&bytes);
+        let _ = ClientFrame::decode(&bytes);
+        let _ = parse_resize(&bytes);
+        let _ = status::parse_rate(&bytes);
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = Kick::parse(&text);
+        let _ = KickReply::parse(&text);
+        let _ = luban::unwrap_public_key(&text);
+        let _ = serde_json::from_slice::<spec::SessionSpec>(&bytes);
+        let _ = serde_json::from_slice::<luban::RegisterRequest>(&bytes);
+    }
+
+    #[test]
+    fn client_frames_with_ids_never_panic(l1 in any::<u8>(), l2 in any::<u8>(), tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut bytes = vec![1, 0, 0, 0, b'1', b'.', b'0', b'2', l1];
+        bytes.extend_from_slice(&tail);
+        if let Some(b) = bytes.get_mut(9 + usize::from(l1)) { *b = l2; }
+        let _ = ClientFrame::decode(&bytes);
+    }
+
+    #[test]
+    fn agent_frames_round_trip(kind in 0u32..8, id in "[a-z0-9-]{0,32}", seq in any::<i64>(), created in 1u64.., payload in proptest::collection::vec(any::<u8>(), 0..100)) {
+        let frame = AgentFrame { kind: AgentMessageType::from_code(kind), schema: "1.01".into(), channel_id: id, created_ms: created, seq, payload };
+        prop_assert_eq!(AgentFrame::decode(&frame.encode().unwrap()).unwrap(), frame);
+    }
+
+    #[test]
+    fn client_frames_round_trip(v102 in any::<bool>(), kind in 0u32..8, id in "[a-z0-9-]{0,40}", seq in any::<u64>(), created in 1u64.., payload in proptest::collection::vec(any::<u8>(), 0..100)) {
+        let frame = ClientFrame {
+            kind: ClientMessageType::from_code(kind),
+            schema: if v102 { "1.02".into() } else { "1.01".into() },
+            channel_id: id,
+            instance_id: String::new(),
+            created_ms: created,
+            seq,
+            payload,
+        };
+        prop_assert_eq!(ClientFrame::decode(&frame.encode().unwrap()).unwrap(), frame);
+    }
+}

@@ -12,6 +12,7 @@
 //! | `POST /agents/register` `{activationId, activationCode, publicKey, …}` | registers an agent → `{instanceId}` |
 //! | `POST /agents/{instanceId}/heartbeat` `{agentVersion?}` | marks the agent online → `{instanceId}` |
 //! | `GET /agents/{instanceId}` | the registered identity, for checking an agent's signed headers |
+//! | `POST /agents/{instanceId}/deregister` | the agent deregisters itself: a managed instance is deregistered, a claimed ECS instance released |
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ pub fn router(shared: Arc<Shared>) -> axum::Router<Arc<Shared>> {
         .route("/agents/register", post(register))
         .route("/agents/{instance_id}/heartbeat", post(heartbeat))
         .route("/agents/{instance_id}", get(agent))
+        .route("/agents/{instance_id}/deregister", post(deregister))
         .layer(middleware::from_fn_with_state(shared, require_token))
 }
 
@@ -318,4 +320,16 @@ async fn agent(State(shared): State<Arc<Shared>>, Path(instance_id): Path<String
         "publicKey": instance.agent_public_key,
         "agentVersion": instance.agent_version,
     })))
+}
+
+async fn deregister(State(shared): State<Arc<Shared>>, Path(instance_id): Path<String>) -> Answer {
+    if !shared.store.release_agent(&instance_id).await? {
+        return Err(Refusal(
+            StatusCode::NOT_FOUND,
+            "InstanceNotRegistered",
+            "no registered agent for this instance".into(),
+        ));
+    }
+    tracing::info!(%instance_id, "agent deregistered itself");
+    Ok(Json(json!({"instanceId": instance_id})))
 }

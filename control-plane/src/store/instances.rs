@@ -235,4 +235,27 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Undoes a registration at the agent's request: a managed instance is deregistered, a
+    /// claimed ECS instance loses its agent. `false` when it had no agent.
+    pub async fn release_agent(&self, id: &str) -> sqlx::Result<bool> {
+        let Some(instance) = self.instance(id).await? else {
+            return Ok(false);
+        };
+        if instance.deregistered || instance.agent_public_key.is_none() {
+            return Ok(false);
+        }
+        if instance.is_managed() {
+            self.deregister_instance(id).await?;
+        } else {
+            sqlx::query(
+                "UPDATE instances SET agent_public_key = NULL, agent_version = '', last_heartbeat_at = NULL
+                 WHERE id = ?",
+            )
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(true)
+    }
 }

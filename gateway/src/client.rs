@@ -1,0 +1,85 @@
+//! `/session?sessionId=&token=`: a client's WebSocket. The token (from the query, or the
+//! `x-acs-session-token` header when the query has none) and the URL's validity are checked
+//! through the control plane — which also allocates the channel — before the upgrade, so no
+//! agent is ever kicked for a refused client.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    extract::{ConnectInfo, Query, State, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+use crate::{cp::CpError, listener::Peer, relay, Shared};
+
+pub async fn session(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // ali-instance-cli rewrites the first `sessionid` to `sessionId`; accept either.
+    let session_id = query
+        .get("sessionId")
+        .or_else(|| query.get("sessionid"))
+        .cloned()
+        .unwrap_or_default();
+    let header_token = headers
+        .get("x-acs-session-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let token = query
+        .get("token")
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .unwrap_or(header_token)
+        .to_owned();
+    if session_id.is_empty() || token.is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "MissingParameter",
+            "sessionId and token are required",
+        );
+    }
+    let opened = match shared
+        .cp
+        .open_channel(
+            &session_id,
+            &token,
+            &peer.ip().to_string(),
+            &shared.config.gateway_id,
+        )
+        .await
+    {
+        Ok(opened) => opened,
+        Err(CpError::Refused {
+            status,
+            code,
+            message,
+        }) => {
+            tracing::info!(%session_id, %code, "client refused");
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            return refuse(status, &code, &message);
+        }
+        Err(CpError::Unavailable(why)) => {
+            tracing::warn!(%why, "control plane unavailable for a client");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "the control plane is unavailable",
+            );
+        }
+    };
+    let events = shared
+        .channels
+        .register(&opened.channel_id, &opened.instance_id);
+    ws.on_upgrade(move |socket| relay::run(shared, opened, socket, events))
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({"code": code, "message": message}))).into_response()
+}

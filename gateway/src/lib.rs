@@ -1,0 +1,135 @@
+//! The axtlab gateway: the only address agents and session clients talk to.
+//!
+//! A session's story continues here after the control plane recorded it: the client opens
+//! `/session` ([`client`]), the gateway allocates a channel through the control plane ([`cp`]),
+//! kicks the instance's agent over its kick channel ([`kick`]), and pairs the agent's data
+//! channel with the client ([`relay`]), translating the client framing to the agent framing
+//! and back. The agents' own HTTP calls are in [`agent_surface`].
+
+pub mod agent_surface;
+pub mod client;
+pub mod config;
+pub mod cp;
+pub mod kick;
+pub mod listener;
+pub mod relay;
+pub mod tls;
+
+use std::{future::Future, sync::Arc};
+
+use anyhow::Context as _;
+use axum::routing::get;
+use secrecy::ExposeSecret as _;
+
+pub use config::Config;
+
+/// What every handler shares.
+pub struct Shared {
+    pub config: Config,
+    pub cp: cp::ControlPlane,
+    pub kicks: kick::Kicks,
+    pub channels: relay::Channels,
+    pub identities: agent_surface::identity::Identities,
+}
+
+/// A ready gateway: control plane client made, TLS material in place.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Gateway {
+    /// Reads the internal token and, unless `--plain`, makes sure the lab CA and the server
+    /// certificate exist.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let token = match (&config.internal_token, &config.internal_token_file) {
+            (Some(token), _) => token.expose_secret().to_owned(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the internal token from {}", path.display()))?
+                .trim()
+                .to_owned(),
+            (None, None) => anyhow::bail!("give --internal-token or --internal-token-file"),
+        };
+        let tls = if config.plain {
+            None
+        } else {
+            Some(tls::server_config(
+                &config.data_dir,
+                &certificate_names(&config),
+            )?)
+        };
+        let shared = Arc::new(Shared {
+            cp: cp::ControlPlane::new(&config.control_plane, token),
+            kicks: kick::Kicks::default(),
+            channels: relay::Channels::default(),
+            identities: Default::default(),
+            config,
+        });
+        Ok(Self { shared, tls })
+    }
+
+    /// The state handlers see.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = listener.local_addr()?;
+        let router = agent_surface::router()
+            .route("/session", get(client::session))
+            .with_state(self.shared.clone())
+            .into_make_service_with_connect_info::<listener::Peer>();
+        match self.tls {
+            Some(config) => {
+                let ca = self.shared.config.data_dir.join(tls::CA_FILE);
+                tracing::info!(%addr, ca = %ca.display(), "gateway listening (TLS)");
+                let listener = listener::TlsListener::new(listener, config)?;
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
+            }
+            None => {
+                tracing::info!(%addr, "gateway listening (plain)");
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names the server certificate must carry: loopback, the public URL's host, and `--san`.
+fn certificate_names(config: &Config) -> Vec<String> {
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let host = config
+        .public_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .map(|authority| match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or("").to_owned(),
+            None => authority
+                .rsplit_once(':')
+                .map_or(authority, |(h, _)| h)
+                .to_owned(),
+        });
+    names.extend(host);
+    if !config.listen.ip().is_unspecified() {
+        names.push(config.listen.ip().to_string());
+    }
+    names.extend(config.sans.iter().cloned());
+    names.sort();
+    names.dedup();
+    names.retain(|n| !n.is_empty());
+    names
+}

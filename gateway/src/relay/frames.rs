@@ -1,0 +1,95 @@
+//! Translation between the two framings: what a client frame becomes for the agent, and how
+//! agent output is framed for a client of either schema.
+
+use axt_proto::{
+    agent_frame::{set_size_payload, AgentFrame, AgentMessageType},
+    client_frame::{ClientFrame, ClientMessageType, SCHEMA_1_01},
+    status::{status_payload, ChannelState},
+};
+use axum::extract::ws::Message;
+
+/// Largest payload of one client frame: 1.02 lengths are 16-bit.
+pub const MAX_CLIENT_PAYLOAD: usize = 32 * 1024;
+
+/// Numbers the frames a relay sends on either side.
+pub struct Framer {
+    pub channel_id: String,
+    /// The client's schema, learnt from its first frame; 1.01 until then (the two layouts
+    /// agree byte for byte on the frames the gateway sends first).
+    pub client_schema: String,
+    agent_seq: i64,
+    output_seq: u32,
+    /// 1.02: the last input sequence number received, acknowledged in every Output.
+    pub last_input_seq: u32,
+}
+
+impl Framer {
+    pub fn new(channel_id: &str) -> Self {
+        Self {
+            channel_id: channel_id.to_owned(),
+            client_schema: SCHEMA_1_01.to_owned(),
+            agent_seq: 0,
+            output_seq: 0,
+            last_input_seq: 0,
+        }
+    }
+
+    /// A frame for the agent, numbered in the gateway's own sequence.
+    pub fn to_agent(&mut self, kind: AgentMessageType, payload: Vec<u8>) -> Option<Message> {
+        let frame = AgentFrame::new(kind, &self.channel_id, self.agent_seq, payload);
+        self.agent_seq += 1;
+        match frame.encode() {
+            Ok(bytes) => Some(Message::Binary(bytes.into())),
+            Err(error) => {
+                tracing::error!(%error, "cannot frame for the agent");
+                None
+            }
+        }
+    }
+
+    /// The agent's set_size for a client's `(cols, rows)`.
+    pub fn set_size(&mut self, (cols, rows): (u16, u16)) -> Option<Message> {
+        self.to_agent(AgentMessageType::SetSize, set_size_payload(cols, rows))
+    }
+
+    fn client_frame(&self, kind: ClientMessageType, seq: u64, payload: Vec<u8>) -> Option<Message> {
+        let mut frame = ClientFrame::v101(kind, 0, payload);
+        frame.schema.clone_from(&self.client_schema);
+        frame.channel_id.clone_from(&self.channel_id);
+        frame.seq = seq;
+        match frame.encode() {
+            Ok(bytes) => Some(Message::Binary(bytes.into())),
+            Err(error) => {
+                tracing::error!(%error, "cannot frame for the client");
+                None
+            }
+        }
+    }
+
+    /// Output frames for the client, split to what one frame can carry. In 1.02 each carries
+    /// the last input sequence number (a piggybacked ack) and its own output sequence number.
+    pub fn output(&mut self, payload: &[u8]) -> Vec<Message> {
+        let chunks: Vec<&[u8]> = if payload.is_empty() {
+            vec![&[]]
+        } else {
+            payload.chunks(MAX_CLIENT_PAYLOAD).collect()
+        };
+        chunks
+            .into_iter()
+            .filter_map(|chunk| {
+                self.output_seq = self.output_seq.wrapping_add(1);
+                let seq = if self.client_schema.as_str() >= "1.02" {
+                    u64::from(self.last_input_seq) | (u64::from(self.output_seq) << 32)
+                } else {
+                    u64::from(self.output_seq - 1)
+                };
+                self.client_frame(ClientMessageType::Output, seq, chunk.to_vec())
+            })
+            .collect()
+    }
+
+    /// A Status frame for the client.
+    pub fn status(&self, state: ChannelState, reason: &str) -> Option<Message> {
+        self.client_frame(ClientMessageType::Status, 0, status_payload(state, reason))
+    }
+}

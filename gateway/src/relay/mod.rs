@@ -1,0 +1,130 @@
+//! Pairing: each client connection gets one agent channel. The client handler registers the
+//! channel here before the agent is kicked; the agent's data channel upgrade and its result
+//! report find the relay through this registry.
+
+mod frames;
+mod session;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axt_proto::status::AgentResult;
+use axum::{
+    extract::{ws::WebSocket, Query, State, WebSocketUpgrade},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use tokio::sync::mpsc;
+
+pub use session::run;
+
+use crate::{agent_surface::identity::Verified, cp::StateUpdate, Shared};
+
+/// What reaches a relay from the agent's side, besides the data channel's frames.
+pub enum AgentEvent {
+    /// The agent opened (or re-opened) the data channel.
+    Socket(WebSocket),
+    /// The agent reported the session's result.
+    Result(AgentResult),
+}
+
+/// Events for one relay. Small: a data channel or a result arrives a few times per session.
+const EVENT_QUEUE: usize = 8;
+
+struct Link {
+    instance_id: String,
+    events: mpsc::Sender<AgentEvent>,
+}
+
+/// The live channels of this gateway, by channel id.
+#[derive(Default)]
+pub struct Channels {
+    links: Mutex<HashMap<String, Link>>,
+}
+
+impl Channels {
+    /// Registers a channel about to be kicked; the relay reads the returned events.
+    pub fn register(&self, channel_id: &str, instance_id: &str) -> mpsc::Receiver<AgentEvent> {
+        let (events, rx) = mpsc::channel(EVENT_QUEUE);
+        let link = Link {
+            instance_id: instance_id.to_owned(),
+            events,
+        };
+        self.links
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(channel_id.to_owned(), link);
+        rx
+    }
+
+    /// Forgets a channel whose relay ended.
+    pub fn remove(&self, channel_id: &str) {
+        self.links
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(channel_id);
+    }
+
+    /// The event queue of `channel_id`, if it is live and belongs to `instance_id`.
+    fn sender(&self, channel_id: &str, instance_id: &str) -> Option<mpsc::Sender<AgentEvent>> {
+        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        links
+            .get(channel_id)
+            .filter(|l| l.instance_id == instance_id)
+            .map(|l| l.events.clone())
+    }
+
+    /// Hands an agent's result to its relay, or, when no relay is left (the client went away
+    /// first), records it directly.
+    pub async fn report(
+        &self,
+        shared: &Shared,
+        instance_id: &str,
+        channel_id: &str,
+        result: AgentResult,
+    ) {
+        if let Some(events) = self.sender(channel_id, instance_id) {
+            if events
+                .send(AgentEvent::Result(result.clone()))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        let update = StateUpdate {
+            status: Some(if result.is_success() {
+                "Terminated"
+            } else {
+                "Failed"
+            }),
+            failed_detail: (!result.is_success()).then(|| result.as_str().to_owned()),
+            ..Default::default()
+        };
+        if let Err(error) = shared.cp.update(channel_id, &update).await {
+            tracing::debug!(%channel_id, %error, "result for a channel the control plane does not know");
+        }
+    }
+}
+
+/// `GET /luban/session/backend?channelId=`: an agent's data channel, for a channel of its own
+/// instance that a relay is waiting for.
+pub async fn agent_backend(
+    State(shared): State<Arc<Shared>>,
+    agent: Verified,
+    Query(query): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let channel_id = query.get("channelId").cloned().unwrap_or_default();
+    let Some(events) = shared.channels.sender(&channel_id, &agent.instance_id) else {
+        tracing::warn!(instance_id = %agent.instance_id, %channel_id, "data channel for no live channel");
+        return (StatusCode::NOT_FOUND, "no such channel").into_response();
+    };
+    ws.on_upgrade(move |socket| async move {
+        if events.send(AgentEvent::Socket(socket)).await.is_err() {
+            tracing::debug!(%channel_id, "the relay ended while the agent connected");
+        }
+    })
+}

@@ -1,0 +1,394 @@
+//! One client connection's relay: kick the agent, wait for its data channel, hold early input
+//! until the agent can take it, then translate frames both ways until something ends it — and
+//! tell the client and the record why.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use axt_proto::{
+    agent_frame::{AgentFrame, AgentMessageType},
+    client_frame::{parse_resize, ClientFrame, ClientMessageType},
+    kick::Kick,
+    status::{closed_reason, reason, AgentResult, ChannelState},
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::{sync::mpsc, time::Instant};
+use tracing::Instrument as _;
+
+use super::{frames::Framer, AgentEvent};
+use crate::{
+    cp::{Opened, StateUpdate},
+    Shared,
+};
+
+/// Client input held before the agent is ready, in bytes. Past it the relay stops reading the
+/// client (back-pressure through the WebSocket) instead of dropping anything.
+const MAX_HELD_BYTES: usize = 1 << 20;
+/// How long a relay waits for an agent whose data channel dropped to reconnect or report.
+const AGENT_GRACE: Duration = Duration::from_secs(3);
+
+/// Why a relay ended.
+#[derive(Debug)]
+enum End {
+    ClientClosed,
+    Result(AgentResult),
+    AgentLost,
+    AgentNotOnline,
+    DeliveryTimeout,
+}
+
+impl End {
+    /// `(Status, ClosedReason, FailedDetail)` for the record.
+    fn record(&self) -> (&'static str, &'static str, Option<String>) {
+        match self {
+            Self::ClientClosed => ("Terminated", closed_reason::CLIENT_CLOSED, None),
+            Self::Result(r) if r.is_success() => {
+                ("Terminated", closed_reason::AGENT_SOCKET_CLOSED, None)
+            }
+            Self::Result(r) => (
+                "Failed",
+                closed_reason::AGENT_SOCKET_CLOSED,
+                Some(r.as_str().to_owned()),
+            ),
+            Self::AgentLost => (
+                "Failed",
+                closed_reason::AGENT_SOCKET_CLOSED,
+                Some("the data channel closed without a result".into()),
+            ),
+            Self::AgentNotOnline => (
+                "Failed",
+                closed_reason::AGENT_NOT_ONLINE,
+                Some("the instance's agent has no kick channel".into()),
+            ),
+            Self::DeliveryTimeout => (
+                "Failed",
+                closed_reason::DELIVERY_TIMEOUT,
+                Some("the agent did not open the data channel in time".into()),
+            ),
+        }
+    }
+
+    /// The Status 5 reason the client is shown, if it is still there to see one.
+    fn client_reason(&self) -> Option<&str> {
+        match self {
+            Self::ClientClosed => None,
+            Self::Result(r) => Some(r.client_reason()),
+            Self::AgentLost => Some(closed_reason::AGENT_SOCKET_CLOSED),
+            Self::AgentNotOnline => Some(closed_reason::AGENT_NOT_ONLINE),
+            Self::DeliveryTimeout => Some(reason::AGENT_TIMEOUT),
+        }
+    }
+}
+
+struct Relay {
+    shared: Arc<Shared>,
+    opened: Opened,
+    client: WebSocket,
+    agent: Option<WebSocket>,
+    events: mpsc::Receiver<AgentEvent>,
+    framer: Framer,
+    /// Client frames for the agent, held until it is ready.
+    held: VecDeque<Message>,
+    held_bytes: usize,
+    /// Set once the agent can take input: its first output, or the hold time after it connected.
+    released: bool,
+    size: Option<(u16, u16)>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+/// Runs the relay of one client connection to its end.
+pub async fn run(
+    shared: Arc<Shared>,
+    opened: Opened,
+    client: WebSocket,
+    events: mpsc::Receiver<AgentEvent>,
+) {
+    let span = tracing::info_span!("relay", session_id = %opened.session.session_id, channel_id = %opened.channel_id);
+    let channel_id = opened.channel_id.clone();
+    let mut relay = Relay {
+        framer: Framer::new(&channel_id),
+        shared: shared.clone(),
+        opened,
+        client,
+        agent: None,
+        events,
+        held: VecDeque::new(),
+        held_bytes: 0,
+        released: false,
+        size: None,
+        bytes_in: 0,
+        bytes_out: 0,
+    };
+    async move {
+        let end = relay.drive().await;
+        tracing::info!(
+            ?end,
+            bytes_in = relay.bytes_in,
+            bytes_out = relay.bytes_out,
+            "relay ended"
+        );
+        relay.finish(end).await;
+    }
+    .instrument(span)
+    .await;
+    shared.channels.remove(&channel_id);
+}
+
+impl Relay {
+    fn is_port(&self) -> bool {
+        self.opened.spec.is_port_forward()
+    }
+
+    async fn drive(&mut self) -> End {
+        // An early Output switches ali-instance-cli to "connected": it holds resizes (and ssh
+        // input) until the first one.
+        for msg in self.framer.output(&[]) {
+            let _ = self.client.send(msg).await;
+        }
+        let instance = self.opened.instance_id.clone();
+        if !self.shared.kicks.send(
+            &instance,
+            Kick::SessionStart(self.opened.channel_id.clone()),
+        ) {
+            return End::AgentNotOnline;
+        }
+        let config = &self.shared.config;
+        let delivery = Instant::now() + Duration::from_secs(config.delivery_timeout_secs);
+        let hold = Duration::from_millis(config.input_hold_ms);
+        let mut release_at: Option<Instant> = None;
+        let mut lost_at: Option<Instant> = None;
+        let mut ever_connected = false;
+        loop {
+            let reading_client = self.held_bytes < MAX_HELD_BYTES;
+            tokio::select! {
+                msg = self.client.recv(), if reading_client => match msg {
+                    Some(Ok(msg)) => if let Some(end) = self.from_client(msg).await { return end },
+                    Some(Err(_)) | None => return End::ClientClosed,
+                },
+                event = self.events.recv() => match event {
+                    Some(AgentEvent::Socket(socket)) => {
+                        if ever_connected {
+                            tracing::info!("agent re-opened the data channel");
+                        } else {
+                            ever_connected = true;
+                            release_at = Some(Instant::now() + hold);
+                            self.record_connected().await;
+                        }
+                        self.agent = Some(socket);
+                        lost_at = None;
+                    }
+                    Some(AgentEvent::Result(result)) => return End::Result(result),
+                    None => return End::AgentLost,
+                },
+                msg = recv_agent(&mut self.agent) => match msg {
+                    Some(Ok(msg)) => self.from_agent(msg).await,
+                    Some(Err(_)) | None => {
+                        tracing::info!("agent data channel closed");
+                        self.agent = None;
+                        lost_at = Some(Instant::now() + AGENT_GRACE);
+                    }
+                },
+                _ = sleep_until(Some(delivery)), if !ever_connected => return End::DeliveryTimeout,
+                _ = sleep_until(release_at), if !self.released && self.agent.is_some() => self.release().await,
+                _ = sleep_until(lost_at) => return End::AgentLost,
+            }
+        }
+    }
+
+    async fn record_connected(&mut self) {
+        let update = StateUpdate {
+            status: Some("Connected"),
+            ..Default::default()
+        };
+        if let Err(error) = self
+            .shared
+            .cp
+            .update(&self.opened.channel_id, &update)
+            .await
+        {
+            tracing::warn!(%error, "recording the connection");
+        }
+        if let Some(msg) = self.framer.status(ChannelState::Opened, "") {
+            let _ = self.client.send(msg).await;
+        }
+    }
+
+    /// One client message. Returns how the relay ends, if it does.
+    async fn from_client(&mut self, msg: Message) -> Option<End> {
+        let bytes = match msg {
+            Message::Binary(b) => b.to_vec(),
+            Message::Text(t) => t.as_bytes().to_vec(),
+            Message::Close(_) => return Some(End::ClientClosed),
+            _ => return None,
+        };
+        let frame = match ClientFrame::decode(&bytes) {
+            Ok(frame) => frame,
+            Err(error) => {
+                tracing::warn!(%error, "ignoring a malformed client frame");
+                return None;
+            }
+        };
+        if frame.schema != self.framer.client_schema && !frame.schema.is_empty() {
+            self.framer.client_schema.clone_from(&frame.schema);
+        }
+        if frame.is_v102()
+            && matches!(
+                frame.kind,
+                ClientMessageType::Input | ClientMessageType::Resize
+            )
+        {
+            self.framer.last_input_seq = frame.input_seq();
+        }
+        match frame.kind {
+            ClientMessageType::Input if !frame.payload.is_empty() => {
+                self.bytes_in += frame.payload.len() as u64;
+                let msg = self
+                    .framer
+                    .to_agent(AgentMessageType::Input, frame.payload)?;
+                self.to_agent(msg).await;
+            }
+            ClientMessageType::Resize if !self.is_port() => {
+                let size = parse_resize(&frame.payload)?;
+                self.size = Some(size);
+                if self.released {
+                    let msg = self.framer.set_size(size)?;
+                    self.to_agent(msg).await;
+                }
+            }
+            // ali-instance-cli sends Close when the local side of a forward ends: the gateway
+            // closes the WebSocket itself. For a shell it is the end of the client's input,
+            // which on a terminal is Ctrl-D.
+            ClientMessageType::Close if self.is_port() => return Some(End::ClientClosed),
+            ClientMessageType::Close => {
+                let msg = self.framer.to_agent(AgentMessageType::Input, vec![0x04])?;
+                self.to_agent(msg).await;
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Sends to the agent now, or holds the frame until the agent is ready for it.
+    async fn to_agent(&mut self, msg: Message) {
+        match (&mut self.agent, self.released) {
+            (Some(agent), true) => {
+                if agent.send(msg).await.is_err() {
+                    tracing::debug!("agent send failed; it may reconnect");
+                }
+            }
+            _ => {
+                self.held_bytes += message_len(&msg);
+                self.held.push_back(msg);
+            }
+        }
+    }
+
+    async fn from_agent(&mut self, msg: Message) {
+        let bytes = match msg {
+            Message::Binary(b) => b.to_vec(),
+            Message::Text(t) => t.as_bytes().to_vec(),
+            _ => return,
+        };
+        let frame = match AgentFrame::decode(&bytes) {
+            Ok(frame) => frame,
+            Err(error) => {
+                tracing::warn!(%error, "ignoring a malformed agent frame");
+                return;
+            }
+        };
+        if frame.kind != AgentMessageType::Output {
+            return;
+        }
+        self.bytes_out += frame.payload.len() as u64;
+        for msg in self.framer.output(&frame.payload) {
+            let _ = self.client.send(msg).await;
+        }
+        if !self.released {
+            self.release().await;
+        }
+    }
+
+    /// The agent can take input now: the terminal size first, then everything held.
+    async fn release(&mut self) {
+        self.released = true;
+        if let Some(size) = self.size.filter(|_| !self.is_port()) {
+            if let Some(msg) = self.framer.set_size(size) {
+                self.held.push_front(msg);
+            }
+        }
+        let Some(agent) = self.agent.as_mut() else {
+            return;
+        };
+        while let Some(msg) = self.held.pop_front() {
+            if agent.send(msg).await.is_err() {
+                break;
+            }
+        }
+        self.held_bytes = 0;
+    }
+
+    /// Tells the client and the agent, closes both sockets, and records the end.
+    async fn finish(mut self, end: End) {
+        if let Some(reason) = end.client_reason() {
+            if let Some(msg) = self.framer.status(ChannelState::Closed, reason) {
+                let _ = self.client.send(msg).await;
+            }
+        }
+        let _ = self
+            .client
+            .send(Message::Close(Some(CloseFrame {
+                code: 1000,
+                reason: "".into(),
+            })))
+            .await;
+        if !matches!(end, End::Result(_) | End::AgentNotOnline) {
+            self.shared.kicks.send(
+                &self.opened.instance_id,
+                Kick::SessionStop(self.opened.channel_id.clone()),
+            );
+        }
+        if let Some(mut agent) = self.agent.take() {
+            let _ = agent.send(Message::Close(None)).await;
+        }
+        let (status, closed, detail) = end.record();
+        let update = StateUpdate {
+            status: Some(status),
+            closed_reason: Some(closed.to_owned()),
+            failed_detail: detail,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+        };
+        if let Err(error) = self
+            .shared
+            .cp
+            .update(&self.opened.channel_id, &update)
+            .await
+        {
+            tracing::warn!(%error, "recording the end of the connection");
+        }
+    }
+}
+
+fn message_len(msg: &Message) -> usize {
+    match msg {
+        Message::Binary(b) => b.len(),
+        Message::Text(t) => t.len(),
+        _ => 0,
+    }
+}
+
+/// The next message of the agent's socket, or never when there is none.
+async fn recv_agent(agent: &mut Option<WebSocket>) -> Option<Result<Message, axum::Error>> {
+    match agent {
+        Some(socket) => socket.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,99 @@
+//! The lab's TLS: on first start a CA and a server certificate signed by it are generated into
+//! the data directory (the CA is what agents and clients trust); later starts reuse them. The
+//! server speaks HTTP/1.1 only and needs no SNI or ALPN, as the stock agent sends neither for an
+//! IP address.
+
+use std::{net::IpAddr, path::Path, sync::Arc};
+
+use anyhow::Context as _;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
+
+/// The CA certificate file, the one to hand to clients and agents.
+pub const CA_FILE: &str = "ca.pem";
+const CA_KEY_FILE: &str = "ca.key";
+const CERT_FILE: &str = "server.pem";
+const KEY_FILE: &str = "server.key";
+
+/// Makes sure the CA and a server certificate for `names` exist in `dir`, and returns the
+/// rustls configuration serving them. A server certificate missing one of `names` is reissued.
+pub fn server_config(dir: &Path, names: &[String]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (ca_cert, ca_key) = ca(dir)?;
+    let stamp = dir.join("server.names");
+    let wanted = names.join(",");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str())
+        || !dir.join(CERT_FILE).exists()
+    {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "axtlab gateway");
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse::<IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ok(SanType::DnsName(n.clone().try_into()?)),
+            })
+            .collect::<Result<_, rcgen::Error>>()?;
+        let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
+        write_private(&dir.join(KEY_FILE), key.serialize_pem().as_bytes())?;
+        std::fs::write(dir.join(CERT_FILE), cert.pem() + &ca_cert.pem())?;
+        std::fs::write(&stamp, &wanted)?;
+        tracing::info!(names = %wanted, "issued the gateway's server certificate");
+    }
+    let certs = rustls_pemfile::certs(&mut std::fs::read(dir.join(CERT_FILE))?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .context("reading the server certificate")?;
+    let key = rustls_pemfile::private_key(&mut std::fs::read(dir.join(KEY_FILE))?.as_slice())?
+        .context("no private key in server.key")?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Loads the CA, or creates it (valid ten years) on first start.
+fn ca(dir: &Path) -> anyhow::Result<(rcgen::Certificate, KeyPair)> {
+    let key_path = dir.join(CA_KEY_FILE);
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(pem) => KeyPair::from_pem(&pem)?,
+        Err(_) => {
+            let key = KeyPair::generate()?;
+            write_private(&key_path, key.serialize_pem().as_bytes())?;
+            key
+        }
+    };
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "axtlab lab CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    // Self-signing again with the same key and fields gives a certificate that verifies the
+    // same chain, so only the key has to be kept; the PEM is rewritten for clients to read.
+    let cert = params.self_signed(&key)?;
+    let ca_path = dir.join(CA_FILE);
+    if !ca_path.exists() {
+        std::fs::write(&ca_path, cert.pem())?;
+        tracing::info!(path = %ca_path.display(), "generated the lab CA: trust this file in agents and clients");
+    }
+    Ok((cert, key))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Pacing of Output frames: at most `flowLimit` bit/s (from the spec, retuned by Status code 7
+//! frames), as a token bucket of one chunk. With a one-chunk bucket, a steady stream goes out
+//! one chunk per `chunk / rate` — the stock agent's "send, then sleep 1000/(rate/8/chunk)
+//! ms" — while a lone keystroke echo after a pause goes out at once.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The lowest rate a Status 7 frame may set: the stock agent divides by zero below it, so a
+/// gateway never sends less and this agent ignores less.
+pub const MIN_RATE_BITS: u32 = axt_proto::status::MIN_AGENT_RATE_BITS;
+
+/// A token bucket over bytes.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    /// Bytes per second; `None` is unlimited (a `flowLimit` of 0 in axtlab).
+    rate: Option<f64>,
+    /// Bucket size in bytes: one chunk.
+    burst: f64,
+    /// Tokens available; negative while chunks already sent are still being paid for.
+    tokens: f64,
+    last: Instant,
+}
+
+impl Pacer {
+    /// A pacer at `bits_per_second` (0 = unlimited) for chunks of `chunk` bytes.
+    pub fn new(bits_per_second: u64, chunk: usize, now: Instant) -> Self {
+        let burst = chunk as f64;
+        Self {
+            rate: rate_bytes(bits_per_second),
+            burst,
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    /// Retunes to `bits_per_second`, as a Status 7 frame asks; rates below
+    /// [`MIN_RATE_BITS`] (and 0) are ignored. Returns whether the rate changed.
+    pub fn retune(&mut self, bits_per_second: u32, now: Instant) -> bool {
+        if bits_per_second < MIN_RATE_BITS {
+            return false;
+        }
+        self.refill(now);
+        self.rate = rate_bytes(u64::from(bits_per_second));
+        true
+    }
+
+    /// Takes `bytes` from the bucket; returns how long to wait before sending them.
+    pub fn reserve(&mut self, bytes: usize, now: Instant) -> Duration {
+        let Some(rate) = self.rate else {
+            return Duration::ZERO;
+        };
+        self.refill(now);
+        let bytes = bytes as f64;
+        // Short of tokens, the bucket goes into debt: the wait is the time the missing
+        // tokens take to arrive, and the next refill starts from the debt.
+        let wait = if self.tokens >= bytes {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((bytes - self.tokens) / rate)
+        };
+        self.tokens -= bytes;
+        wait
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        if let Some(rate) = self.rate {
+            self.tokens = (self.tokens + elapsed * rate).min(self.burst);
+        }
+    }
+}
+
+fn rate_bytes(bits_per_second: u64) -> Option<f64> {
+    (bits_per_second > 0).then(|| bits_per_second as f64 / 8.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Sends `n` chunks back to back, each as soon as allowed; returns the send times in ms.
+    fn schedule(pacer: &mut Pacer, chunk: usize, n: usize, start: Instant) -> Vec<u128> {
+        let mut now = start;
+        (0..n)
+            .map(|_| {
+                now += pacer.reserve(chunk, now);
+                (now - start).as_millis()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_stock_default_rate_spaces_full_chunks_40_ms_apart() {
+        // 204800 bit/s = 25600 B/s: a 1024-byte chunk every 40 ms, after a first immediate one.
+        let start = Instant::now();
+        let mut p = Pacer::new(204_800, 1024, start);
+        assert_eq!(schedule(&mut p, 1024, 4, start), [0, 40, 80, 120]);
+        // Port sessions: 2048-byte chunks at the same rate, 80 ms apart.
+        let mut p = Pacer::new(204_800, 2048, start);
+        assert_eq!(schedule(&mut p, 2048, 3, start), [0, 80, 160]);
+    }
+
+    #[test]
+    fn zero_is_unlimited_and_a_pause_refills_only_one_chunk() {
+        let start = Instant::now();
+        let mut p = Pacer::new(0, 1024, start);
+        assert_eq!(schedule(&mut p, 1024, 3, start), [0, 0, 0]);
+        let mut p = Pacer::new(819_200, 1024, start); // 102400 B/s: 10 ms per chunk
+        assert_eq!(schedule(&mut p, 1024, 2, start), [0, 10]);
+        // A long pause fills the bucket with one chunk, not a second's worth.
+        let later = start + 1000 * MS;
+        assert_eq!(p.reserve(1024, later), Duration::ZERO);
+        assert!(p.reserve(1024, later) >= 10 * MS - MS / 10);
+    }
+
+    #[test]
+    fn status_7_retunes_but_never_below_the_floor() {
+        let start = Instant::now();
+        let mut p = Pacer::new(0, 1024, start);
+        assert!(!p.retune(4096, start));
+        assert!(!p.retune(0, start));
+        assert_eq!(schedule(&mut p, 1024, 2, start), [0, 0]);
+        assert!(p.retune(102_400, start)); // 12800 B/s: 80 ms per chunk
+        let now = start + 1000 * MS;
+        assert_eq!(schedule(&mut p, 1024, 3, now), [0, 80, 160]);
+    }
+}

@@ -1,0 +1,37 @@
+//! `axt`: the command-line client of axtlab (see the library for what each command does).
+
+use std::{io::IsTerminal as _, process::ExitCode};
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = axt_cli::args::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("axt: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(axt_cli::run(cli));
+    // Whatever still runs (a stdout write stuck on a full pipe, say) must not delay the exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{}", axt_cli::error_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The whole stack for end-to-end tests: a control plane and a gateway in this process on
+//! port 0, the real `axt-agent` and `axt` binaries as child processes, and helpers to wait on
+//! what they print with bounded timeouts. Every address is loopback.
+
+pub mod api;
+pub mod pty;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use clap::Parser as _;
+use serde_json::Value;
+
+pub use api::Api;
+
+pub const KEY_ID: &str = "LTAIe2eTestKey0000000001";
+pub const SECRET: &str = "e2e-test-secret";
+pub const REGION: &str = "cn-hangzhou";
+const INTERNAL_TOKEN: &str = "e2e-internal-token";
+
+/// Where the workspace's binaries are: `AXT_BIN_DIR`, else `target/debug` of the workspace.
+pub fn bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("AXT_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+                .join("debug")
+        });
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// A control plane and a gateway, TLS with a fresh lab CA.
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    pub cp_addr: SocketAddr,
+    pub gw_addr: SocketAddr,
+    pub ca: PathBuf,
+    pub plane: Arc<axt_control_plane::Shared>,
+    pub gateway: Arc<axt_gateway::Shared>,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    children: Vec<Child>,
+}
+
+impl Stack {
+    /// Starts both services; `cp_flags` and `gw_flags` are added to their command lines.
+    pub async fn start(cp_flags: &[&str], gw_flags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (cp_addr, gw_addr) = (
+            cp_listener.local_addr().unwrap(),
+            gw_listener.local_addr().unwrap(),
+        );
+        let gw_url = format!("wss://{gw_addr}");
+
+        let mut args: Vec<String> = ["axt-control-plane", "--data-dir"]
+            .map(String::from)
+            .to_vec();
+        args.push(dir.path().join("cp").display().to_string());
+        args.extend([
+            "--gateway-url".into(),
+            gw_url.clone(),
+            "--internal-token".into(),
+            INTERNAL_TOKEN.into(),
+        ]);
+        args.extend([
+            "--admin-access-key-id".into(),
+            KEY_ID.into(),
+            "--admin-access-key-secret".into(),
+            SECRET.into(),
+        ]);
+        args.extend(cp_flags.iter().map(|s| s.to_string()));
+        let app = axt_control_plane::App::open(axt_control_plane::Config::parse_from(args))
+            .await
+            .unwrap();
+        let plane = app.shared();
+
+        let mut args: Vec<String> = vec![
+            "axt-gateway".into(),
+            "--data-dir".into(),
+            dir.path().join("gw").display().to_string(),
+        ];
+        args.extend([
+            "--control-plane".into(),
+            format!("http://{cp_addr}"),
+            "--internal-token".into(),
+            INTERNAL_TOKEN.into(),
+        ]);
+        args.extend([
+            "--public-url".into(),
+            gw_url,
+            "--listen".into(),
+            gw_addr.to_string(),
+        ]);
+        args.extend(gw_flags.iter().map(|s| s.to_string()));
+        let gateway = axt_gateway::Gateway::open(axt_gateway::Config::parse_from(args))
+            .await
+            .unwrap();
+        let gw_shared = gateway.shared();
+
+        let mut stops = Vec::new();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.serve(cp_listener, async move {
+            let _ = stopped.await;
+        }));
+        stops.push(stop);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(gateway.serve(gw_listener, async move {
+            let _ = stopped.await;
+        }));
+        stops.push(stop);
+        let ca = dir.path().join("gw").join("ca.pem");
+        Self {
+            dir,
+            cp_addr,
+            gw_addr,
+            ca,
+            plane,
+            gateway: gw_shared,
+            stops,
+            children: Vec::new(),
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(self.cp_addr, KEY_ID, SECRET)
+    }
+
+    /// Environment for `axt`: credentials, endpoint, region and the lab CA.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID".into(), KEY_ID.into()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET".into(), SECRET.into()),
+            (
+                "ALIBABA_CLOUD_ECS_ENDPOINT".into(),
+                self.cp_addr.to_string(),
+            ),
+            ("ALIBABA_CLOUD_REGION_ID".into(), REGION.into()),
+            ("AXT_CA_CERT".into(), self.ca.display().to_string()),
+            (
+                "ALIBABA_CLOUD_CONFIG_FILE".into(),
+                self.dir
+                    .path()
+                    .join("no-aliyun-config.json")
+                    .display()
+                    .to_string(),
+            ),
+        ]
+    }
+
+    /// Registers and runs a real agent (a managed instance); returns its instance id once its
+    /// kick channel is up.
+    pub async fn agent(&mut self, extra: &[&str]) -> String {
+        let act = self
+            .api()
+            .call("CreateActivation", &[("RegionId", REGION)])
+            .await
+            .1;
+        let state = self
+            .dir
+            .path()
+            .join(format!("agent-{}", self.children.len()));
+        let status = Command::new(bin("axt-agent"))
+            .args([
+                "register",
+                "--server",
+                &self.gw_addr.to_string(),
+                "--region",
+                REGION,
+            ])
+            .args(["--activation-code", act["ActivationCode"].as_str().unwrap()])
+            .args(["--activation-id", act["ActivationId"].as_str().unwrap()])
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--ca-cert")
+            .arg(&self.ca)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "axt-agent register failed");
+        let instance = std::fs::read_to_string(state.join("instance-id"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let child = Command::new(bin("axt-agent"))
+            .args(["run", "--state-dir"])
+            .arg(&state)
+            .args(default_user_args())
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        let gateway = self.gateway.clone();
+        wait_for(Duration::from_secs(30), || gateway.kicks.online(&instance)).await;
+        instance
+    }
+
+    /// Kills every agent this stack started (SIGKILL: no goodbye to the gateway).
+    pub fn stop_agents(&mut self) {
+        for mut child in self.children.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a session through the API.
+    pub async fn start_session(&self, pairs: &[(&str, &str)]) -> Value {
+        let mut all = vec![("RegionId", REGION)];
+        all.extend_from_slice(pairs);
+        let (status, body) = self.api().call("StartTerminalSession", &all).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The connections of a session as DescribeTerminalSessions shows them.
+    pub async fn connections(&self, session_id: &str) -> Vec<Value> {
+        let (_, body) = self
+            .api()
+            .call(
+                "DescribeTerminalSessions",
+                &[("RegionId", REGION), ("SessionId", session_id)],
+            )
+            .await;
+        body["Sessions"]["Session"][0]["Connections"]["Connection"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for mut child in self.children.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The agent's `--default-user`: sessions run as a non-root user. As root (CI) that is a test
+/// user created on demand; otherwise the current user.
+pub fn default_user_args() -> Vec<String> {
+    let user = if is_root() {
+        let name = "axt-e2e";
+        let exists = Command::new("id")
+            .arg(name)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !exists {
+            let _ = Command::new("useradd")
+                .args(["-m", "-s", "/bin/bash", name])
+                .status();
+        }
+        name.to_owned()
+    } else {
+        std::env::var("USER").unwrap_or_else(|_| "nobody".into())
+    };
+    vec!["--default-user".into(), user]
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Waits for `condition`, checking every 20 ms, for at most `limit`.
+pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tick.tick().await;
+    }
+}

@@ -102,6 +102,14 @@ pub enum Command {
     Api(ApiArgs),
     /// Open an interactive shell on an instance (StartTerminalSession, then its WebSocket).
     Session(SessionArgs),
+    /// Forward a local TCP port to a port on (or reached through) an instance.
+    ///
+    /// One StartTerminalSession at start; each local connection gets its own WebSocket on it.
+    /// Ctrl-C closes every connection and ends the session.
+    Portforward(PortforwardArgs),
+    /// Relay stdin/stdout to a port of an instance, for OpenSSH's ProxyCommand:
+    /// `ssh -o ProxyCommand='axt ssh --instance %h' user@i-x`.
+    Ssh(SshArgs),
 }
 
 /// `axt api ACTION [--Name value]…`
@@ -133,6 +141,58 @@ pub struct SessionArgs {
     /// A command to run instead of the login shell (StartTerminalSession `CommandLine`).
     #[arg(long)]
     pub command_line: Option<String>,
+}
+
+/// How a byte relay frames what it sends; shared by `portforward` and `ssh`.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct RelayArgs {
+    /// Most bytes per Input frame. The axtlab gateway takes any size; 2048 is what
+    /// ali-instance-cli sends, for a gateway that expects no more.
+    #[arg(long, default_value_t = 32 * 1024, value_parser = clap::value_parser!(u32).range(1..=32 * 1024))]
+    pub frame_size: u32,
+}
+
+/// `axt portforward --instance ID --remote-port R --local-port L`
+#[derive(Args, Debug)]
+pub struct PortforwardArgs {
+    /// The instance whose port is forwarded (i-… or mi-…).
+    #[arg(long, short = 'i')]
+    pub instance: String,
+    /// The port on the instance (or on --target-server) (StartTerminalSession `PortNumber`).
+    #[arg(long)]
+    pub remote_port: u16,
+    /// A host reached through the instance, instead of the instance itself (`TargetServer`).
+    #[arg(long)]
+    pub target_server: Option<String>,
+    /// The local port to listen on; 0 picks a free one (the port is printed).
+    #[arg(long)]
+    pub local_port: u16,
+    /// The local address to listen on. Loopback by default, unlike ali-instance-cli (which
+    /// listens on every interface): whoever reaches the port reaches the instance.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub local_host: String,
+    #[command(flatten)]
+    pub relay: RelayArgs,
+}
+
+/// `axt ssh (--instance ID [--port 22] | --wss-url URL)`
+#[derive(Args, Debug)]
+pub struct SshArgs {
+    /// The instance to connect to (i-… or mi-…).
+    #[arg(long, short = 'i', required_unless_present = "wss_url")]
+    pub instance: Option<String>,
+    /// The port on the instance (or on --target-server) (StartTerminalSession `PortNumber`).
+    #[arg(long, short = 'p', default_value_t = 22)]
+    pub port: u16,
+    /// A host reached through the instance, instead of the instance itself (`TargetServer`).
+    #[arg(long)]
+    pub target_server: Option<String>,
+    /// Connect this WebSocketUrl of an earlier StartTerminalSession (with a PortNumber) instead
+    /// of calling the API.
+    #[arg(long, short = 'u', conflicts_with_all = ["instance", "port", "target_server"])]
+    pub wss_url: Option<String>,
+    #[command(flatten)]
+    pub relay: RelayArgs,
 }
 
 #[cfg(test)]
@@ -174,5 +234,48 @@ mod tests {
             Cli::try_parse_from(["axt", "session", "-u", "ws://h/", "--username", "u"]).is_err()
         );
         assert!(Cli::try_parse_from(["axt", "session", "-i", "i-x", "--username", "u"]).is_ok());
+    }
+
+    #[test]
+    fn portforward_listens_on_loopback_unless_told_otherwise() {
+        let parse = |args: &[&str]| {
+            let all = [
+                &["axt", "portforward", "-i", "i-x", "--remote-port", "22"],
+                args,
+            ]
+            .concat();
+            match Cli::try_parse_from(all).map(|cli| cli.command) {
+                Ok(Command::Portforward(args)) => Ok(args),
+                Ok(_) => panic!("not portforward"),
+                Err(err) => Err(err),
+            }
+        };
+        let args = parse(&["--local-port", "0"]).unwrap();
+        assert_eq!(
+            (args.local_host.as_str(), args.local_port),
+            ("127.0.0.1", 0)
+        );
+        assert_eq!(args.relay.frame_size, 32 * 1024);
+        assert!(parse(&[]).is_err(), "--local-port is required");
+        assert!(parse(&["--local-port", "1", "--frame-size", "0"]).is_err());
+        assert!(parse(&["--local-port", "1", "--frame-size", "32769"]).is_err());
+    }
+
+    #[test]
+    fn ssh_takes_an_instance_or_a_url() {
+        let ok = |args: &[&str]| Cli::try_parse_from([&["axt", "ssh"], args].concat()).is_ok();
+        assert!(ok(&["-i", "i-x"]));
+        assert!(ok(&[
+            "-i",
+            "i-x",
+            "--port",
+            "2222",
+            "--target-server",
+            "10.0.0.5"
+        ]));
+        assert!(ok(&["--wss-url", "ws://h/session"]));
+        assert!(!ok(&[]));
+        assert!(!ok(&["-i", "i-x", "-u", "ws://h/"]));
+        assert!(!ok(&["-u", "ws://h/", "--port", "22"]));
     }
 }

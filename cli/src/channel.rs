@@ -18,14 +18,19 @@ use tokio_tungstenite::{
     WebSocketStream,
 };
 
-/// The most bytes one Input frame carries: ali-instance-cli's read buffer, which gateways
-/// written for it may assume.
+/// The most bytes one Input frame carries by default: ali-instance-cli's read buffer, which
+/// gateways written for it may assume.
 pub const MAX_INPUT: usize = 2048;
+
+/// The most a writer may be told to put in one Input frame ([`FrameWriter::with_max_input`]):
+/// what the axtlab gateway puts in one Output frame, and well inside 1.02's 16-bit length.
+pub const MAX_INPUT_LIMIT: usize = 32 * 1024;
 
 /// What the client sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
-    /// Keystrokes or stream bytes; split into frames of at most [`MAX_INPUT`] bytes.
+    /// Keystrokes or stream bytes; split into frames of at most [`MAX_INPUT`] bytes (or what
+    /// [`FrameWriter::with_max_input`] set).
     Input(Vec<u8>),
     /// The terminal's new size.
     Resize { cols: u16, rows: u16 },
@@ -98,6 +103,7 @@ where
         FrameWriter {
             sink: Box::pin(sink),
             next_seq: 0,
+            max_input: MAX_INPUT,
         },
         FrameReader {
             stream: Box::pin(stream),
@@ -110,9 +116,18 @@ where
 pub struct FrameWriter {
     sink: BoxSink,
     next_seq: i64,
+    max_input: usize,
 }
 
 impl FrameWriter {
+    /// Lets Input frames carry up to `max` bytes (clamped to 1..=[`MAX_INPUT_LIMIT`]). Byte
+    /// relays use this: every frame costs a header, a flush and a hop through the gateway, so
+    /// bulk data moves much faster in fewer, larger frames than in 2048-byte ones.
+    pub fn with_max_input(mut self, max: usize) -> Self {
+        self.max_input = max.clamp(1, MAX_INPUT_LIMIT);
+        self
+    }
+
     /// Sends `out` as one or more frames, each flushed: a keystroke must not wait in a buffer.
     pub async fn send(&mut self, out: Outgoing) -> Result<(), ChannelError> {
         match out {
@@ -120,7 +135,7 @@ impl FrameWriter {
                 self.frame(ClientMessageType::Input, Vec::new()).await
             }
             Outgoing::Input(bytes) => {
-                for chunk in bytes.chunks(MAX_INPUT) {
+                for chunk in bytes.chunks(self.max_input) {
                     self.frame(ClientMessageType::Input, chunk.to_vec()).await?;
                 }
                 Ok(())
@@ -130,6 +145,15 @@ impl FrameWriter {
                     .await
             }
             Outgoing::Close => self.frame(ClientMessageType::Close, b"1".to_vec()).await,
+        }
+    }
+
+    /// Starts the WebSocket's closing handshake (the reader sees it complete). Closing a socket
+    /// the gateway already closed is not an error.
+    pub async fn close(&mut self) -> Result<(), ChannelError> {
+        match self.sink.close().await {
+            Ok(()) | Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => Ok(()),
+            Err(err) => Err(err.into()),
         }
     }
 

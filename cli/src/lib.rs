@@ -4,15 +4,20 @@
 //! A reader following one `axt session` goes: [`args`] (the command line) → [`profile`] (which
 //! key, region and endpoint) → [`api`] (StartTerminalSession, signed V1) → [`ws`] (the
 //! WebSocket, with [`tls`]) → [`channel`] (client frames 1.01) → [`session`] (the loop) with
-//! [`terminal`] (raw mode, sizes, stdin).
+//! [`terminal`] (raw mode, sizes, stdin). `axt portforward` and `axt ssh` share the same path up
+//! to the channel, then relay raw bytes with [`relay`] ([`portforward`] per TCP connection,
+//! [`ssh`] over stdio).
 
 use std::{path::PathBuf, process::ExitCode};
 
 pub mod api;
 pub mod args;
 pub mod channel;
+pub mod portforward;
 pub mod profile;
+pub mod relay;
 pub mod session;
+pub mod ssh;
 pub mod terminal;
 pub mod tls;
 pub mod ws;
@@ -24,6 +29,8 @@ pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         args::Command::Api(args) => api::run(&settings, args).await,
         args::Command::Session(args) => session::run(&settings, args).await,
+        args::Command::Portforward(args) => portforward::run(&settings, args).await,
+        args::Command::Ssh(args) => ssh::run(&settings, args).await,
     }
 }
 

@@ -123,20 +123,31 @@ async fn tokens_are_checked_and_urls_expire() {
 }
 
 #[tokio::test]
-async fn the_per_instance_connection_limit_holds_under_concurrency() {
-    let plane =
-        std::sync::Arc::new(TestPlane::start(&["--max-connections-per-instance", "5"]).await);
+async fn the_per_instance_session_limit_holds_under_concurrency() {
+    let plane = std::sync::Arc::new(
+        TestPlane::start(&[
+            "--max-connections-per-instance",
+            "5",
+            "--max-sessions-per-region",
+            "100",
+        ])
+        .await,
+    );
     let instance = plane.ready_instance().await;
-    let (_, s) = plane
-        .client()
-        .call(
-            "StartTerminalSession",
-            &[("RegionId", REGION), ("InstanceId.1", &instance)],
-        )
-        .await;
-    let body = json!({"sessionId": s["SessionId"], "token": s["SecurityToken"]});
-    let tries: Vec<_> = (0..20)
-        .map(|_| {
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        let (_, s) = plane
+            .client()
+            .call(
+                "StartTerminalSession",
+                &[("RegionId", REGION), ("InstanceId.1", &instance)],
+            )
+            .await;
+        bodies.push(json!({"sessionId": s["SessionId"], "token": s["SecurityToken"]}));
+    }
+    let tries: Vec<_> = bodies
+        .iter()
+        .map(|body| {
             let (plane, body) = (plane.clone(), body.clone());
             tokio::spawn(async move {
                 plane
@@ -152,6 +163,23 @@ async fn the_per_instance_connection_limit_holds_under_concurrency() {
     }
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5);
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15);
+    // A connected session may open more connections (a port forward opens one per TCP
+    // connection) without counting again.
+    let mut more = 0;
+    for body in &bodies {
+        if plane
+            .internal(Method::POST, "/channels", Some(body.clone()))
+            .await
+            .0
+            == 200
+        {
+            more += 1;
+        }
+    }
+    assert_eq!(
+        more, 5,
+        "only the five connected sessions get more channels"
+    );
 }
 
 #[tokio::test]

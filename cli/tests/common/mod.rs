@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod echo;
+
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 
 use axt_control_plane::{App, Config};
@@ -136,6 +138,27 @@ impl TestPlane {
             .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
             .env("ALIBABA_CLOUD_ECS_ENDPOINT", self.addr.to_string());
         cmd
+    }
+
+    /// The HTTP status with which the plane answers a gateway verifying `query`'s token
+    /// (`sessionId=…&token=…`): 200 while the session lives, 410 once it was ended.
+    pub async fn verify(&self, query: &str) -> u16 {
+        let url = reqwest::Url::parse(&format!("ws://x/session?{query}")).unwrap();
+        let param = |name: &str| {
+            url.query_pairs()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        reqwest::Client::new()
+            .post(format!("http://{}/internal/v1/sessions/verify", self.addr))
+            .bearer_auth(INTERNAL_TOKEN)
+            .json(&json!({"sessionId": param("sessionId"), "token": param("token")}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     async fn internal(&self, path: &str, body: Value) -> Value {

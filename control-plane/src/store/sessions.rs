@@ -347,7 +347,8 @@ impl Store {
     }
 
     /// Opens a connection (`Connecting`) for a client of `session`, unless the instance already
-    /// has `max_live` live connections; then `None`.
+    /// has `max_live` *other* sessions connected; then `None`. The limit counts sessions, not
+    /// WebSockets: a port forward opens one WebSocket per TCP connection, all in one session.
     pub async fn open_connection(
         &self,
         session: &Session,
@@ -355,13 +356,15 @@ impl Store {
         client_ip: &str,
         max_live: i64,
     ) -> sqlx::Result<Option<Connection>> {
-        let live: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM connections WHERE instance_id = ? AND status IN {LIVE}"
+        let others: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(DISTINCT session_id) FROM connections
+             WHERE instance_id = ? AND session_id != ? AND status IN {LIVE}"
         ))
         .bind(&session.instance_id)
+        .bind(&session.id)
         .fetch_one(&self.pool)
         .await?;
-        if live >= max_live {
+        if others >= max_live {
             return Ok(None);
         }
         let channel_id = ids::channel_id();

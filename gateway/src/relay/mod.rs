@@ -2,6 +2,7 @@
 //! channel here before the agent is kicked; the agent's data channel upgrade and its result
 //! report find the relay through this registry.
 
+mod end;
 mod frames;
 mod session;
 
@@ -13,7 +14,7 @@ use std::{
 use axt_proto::status::AgentResult;
 use axum::{
     extract::{ws::WebSocket, Query, State, WebSocketUpgrade},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use tokio::sync::mpsc;
@@ -22,10 +23,22 @@ pub use session::run;
 
 use crate::{agent_surface::identity::Verified, cp::StateUpdate, Shared};
 
+/// An agent's data channel and what the agent said it can do.
+pub struct AgentSocket {
+    pub socket: WebSocket,
+    /// axt-agent takes a CloseChannel frame on a port session as "the client finished
+    /// sending": it half-closes the target and relays until the target closes. The stock agent
+    /// ignores that frame, so without this the gateway closes after a short grace.
+    pub half_close: bool,
+}
+
+/// The header in which axt-agent lists its extensions on the data channel upgrade.
+pub const FEATURES_HEADER: &str = "x-axt-features";
+
 /// What reaches a relay from the agent's side, besides the data channel's frames.
 pub enum AgentEvent {
     /// The agent opened (or re-opened) the data channel.
-    Socket(WebSocket),
+    Socket(AgentSocket),
     /// The agent reported the session's result.
     Result(AgentResult),
 }
@@ -115,15 +128,24 @@ pub async fn agent_backend(
     State(shared): State<Arc<Shared>>,
     agent: Verified,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let channel_id = query.get("channelId").cloned().unwrap_or_default();
+    let half_close = headers
+        .get(FEATURES_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|f| f.trim() == "half-close"));
     let Some(events) = shared.channels.sender(&channel_id, &agent.instance_id) else {
         tracing::warn!(instance_id = %agent.instance_id, %channel_id, "data channel for no live channel");
         return (StatusCode::NOT_FOUND, "no such channel").into_response();
     };
     ws.on_upgrade(move |socket| async move {
-        if events.send(AgentEvent::Socket(socket)).await.is_err() {
+        if events
+            .send(AgentEvent::Socket(AgentSocket { socket, half_close }))
+            .await
+            .is_err()
+        {
             tracing::debug!(%channel_id, "the relay ended while the agent connected");
         }
     })

@@ -8,13 +8,13 @@ use axt_proto::{
     agent_frame::{AgentFrame, AgentMessageType},
     client_frame::{parse_resize, ClientFrame, ClientMessageType},
     kick::Kick,
-    status::{closed_reason, reason, AgentResult, ChannelState},
+    status::ChannelState,
 };
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use tokio::{sync::mpsc, time::Instant};
 use tracing::Instrument as _;
 
-use super::{frames::Framer, AgentEvent};
+use super::{end::End, frames::Framer, AgentEvent, AgentSocket};
 use crate::{
     cp::{Opened, StateUpdate},
     Shared,
@@ -25,65 +25,22 @@ use crate::{
 const MAX_HELD_BYTES: usize = 1 << 20;
 /// How long a relay waits for an agent whose data channel dropped to reconnect or report.
 const AGENT_GRACE: Duration = Duration::from_secs(3);
-
-/// Why a relay ended.
-#[derive(Debug)]
-enum End {
-    ClientClosed,
-    Result(AgentResult),
-    AgentLost,
-    AgentNotOnline,
-    DeliveryTimeout,
-}
-
-impl End {
-    /// `(Status, ClosedReason, FailedDetail)` for the record.
-    fn record(&self) -> (&'static str, &'static str, Option<String>) {
-        match self {
-            Self::ClientClosed => ("Terminated", closed_reason::CLIENT_CLOSED, None),
-            Self::Result(r) if r.is_success() => {
-                ("Terminated", closed_reason::AGENT_SOCKET_CLOSED, None)
-            }
-            Self::Result(r) => (
-                "Failed",
-                closed_reason::AGENT_SOCKET_CLOSED,
-                Some(r.as_str().to_owned()),
-            ),
-            Self::AgentLost => (
-                "Failed",
-                closed_reason::AGENT_SOCKET_CLOSED,
-                Some("the data channel closed without a result".into()),
-            ),
-            Self::AgentNotOnline => (
-                "Failed",
-                closed_reason::AGENT_NOT_ONLINE,
-                Some("the instance's agent has no kick channel".into()),
-            ),
-            Self::DeliveryTimeout => (
-                "Failed",
-                closed_reason::DELIVERY_TIMEOUT,
-                Some("the agent did not open the data channel in time".into()),
-            ),
-        }
-    }
-
-    /// The Status 5 reason the client is shown, if it is still there to see one.
-    fn client_reason(&self) -> Option<&str> {
-        match self {
-            Self::ClientClosed => None,
-            Self::Result(r) => Some(r.client_reason()),
-            Self::AgentLost => Some(closed_reason::AGENT_SOCKET_CLOSED),
-            Self::AgentNotOnline => Some(closed_reason::AGENT_NOT_ONLINE),
-            Self::DeliveryTimeout => Some(reason::AGENT_TIMEOUT),
-        }
-    }
-}
+/// After a client's Close on a port session, how long output still in flight from a stock
+/// agent is relayed before the gateway closes (the stock agent cannot half-close).
+const STOCK_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// After the agent's result, how long the rest of its output may take to arrive: the report
+/// and the data channel are separate connections, so the report can overtake the last frames.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 struct Relay {
     shared: Arc<Shared>,
     opened: Opened,
     client: WebSocket,
     agent: Option<WebSocket>,
+    /// Whether the agent half-closes a port session's target on CloseChannel.
+    half_close: bool,
+    /// The client sent Close on a port session: it sends nothing more.
+    client_done: bool,
     events: mpsc::Receiver<AgentEvent>,
     framer: Framer,
     /// Client frames for the agent, held until it is ready.
@@ -111,6 +68,8 @@ pub async fn run(
         opened,
         client,
         agent: None,
+        half_close: false,
+        client_done: false,
         events,
         held: VecDeque::new(),
         held_bytes: 0,
@@ -157,16 +116,19 @@ impl Relay {
         let hold = Duration::from_millis(config.input_hold_ms);
         let mut release_at: Option<Instant> = None;
         let mut lost_at: Option<Instant> = None;
+        let mut close_at: Option<Instant> = None;
+        let mut close_sent = false;
         let mut ever_connected = false;
         loop {
-            let reading_client = self.held_bytes < MAX_HELD_BYTES;
+            let reading_client = self.held_bytes < MAX_HELD_BYTES && !self.client_done;
             tokio::select! {
                 msg = self.client.recv(), if reading_client => match msg {
                     Some(Ok(msg)) => if let Some(end) = self.from_client(msg).await { return end },
                     Some(Err(_)) | None => return End::ClientClosed,
                 },
+                _ = sleep_until(close_at) => return End::ClientClosed,
                 event = self.events.recv() => match event {
-                    Some(AgentEvent::Socket(socket)) => {
+                    Some(AgentEvent::Socket(AgentSocket { socket, half_close })) => {
                         if ever_connected {
                             tracing::info!("agent re-opened the data channel");
                         } else {
@@ -175,9 +137,13 @@ impl Relay {
                             self.record_connected().await;
                         }
                         self.agent = Some(socket);
+                        self.half_close = half_close;
                         lost_at = None;
                     }
-                    Some(AgentEvent::Result(result)) => return End::Result(result),
+                    Some(AgentEvent::Result(result)) => {
+                        self.drain_agent().await;
+                        return End::Result(result);
+                    }
                     None => return End::AgentLost,
                 },
                 msg = recv_agent(&mut self.agent) => match msg {
@@ -192,6 +158,29 @@ impl Relay {
                 _ = sleep_until(release_at), if !self.released && self.agent.is_some() => self.release().await,
                 _ = sleep_until(lost_at) => return End::AgentLost,
             }
+            // The client's Close takes effect once what it sent before has reached the agent.
+            if self.client_done && !close_sent && self.released && self.agent.is_some() {
+                close_sent = true;
+                if self.half_close {
+                    if let Some(msg) = self.framer.to_agent(AgentMessageType::CloseChannel, vec![])
+                    {
+                        self.to_agent(msg).await;
+                    }
+                } else {
+                    close_at = Some(Instant::now() + STOCK_CLOSE_GRACE);
+                }
+            }
+        }
+    }
+
+    /// Relays what the agent still sends until it closes the data channel, for at most
+    /// [`DRAIN_LIMIT`].
+    async fn drain_agent(&mut self) {
+        let deadline = Instant::now() + DRAIN_LIMIT;
+        while let Ok(Some(Ok(msg))) =
+            tokio::time::timeout_at(deadline, recv_agent(&mut self.agent)).await
+        {
+            self.from_agent(msg).await;
         }
     }
 
@@ -255,10 +244,13 @@ impl Relay {
                     self.to_agent(msg).await;
                 }
             }
-            // ali-instance-cli sends Close when the local side of a forward ends: the gateway
-            // closes the WebSocket itself. For a shell it is the end of the client's input,
-            // which on a terminal is Ctrl-D.
-            ClientMessageType::Close if self.is_port() => return Some(End::ClientClosed),
+            // ali-instance-cli sends Close when the local side of a forward ends, and then waits
+            // for the gateway to close the WebSocket. Output still on its way is relayed first:
+            // an agent that can half-close gets CloseChannel and ends the session when the
+            // target has said all it has to say; a stock agent gets a short grace.
+            ClientMessageType::Close if self.is_port() => self.client_done = true,
+            // For a shell, Close is the end of the client's input, which on a terminal is
+            // Ctrl-D.
             ClientMessageType::Close => {
                 let msg = self.framer.to_agent(AgentMessageType::Input, vec![0x04])?;
                 self.to_agent(msg).await;

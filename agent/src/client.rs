@@ -152,8 +152,12 @@ impl Client {
         Ok(serde_json::from_slice(&self.send(request).await?)?)
     }
 
-    /// Opens `ws(s)://<server><path>` with the identity headers.
-    pub async fn websocket(&self, path: &str) -> Result<Ws, ClientError> {
+    /// Opens `ws(s)://<server><path>` with the identity headers and `extra` ones.
+    pub async fn websocket(
+        &self,
+        path: &str,
+        extra: &[(&'static str, &str)],
+    ) -> Result<Ws, ClientError> {
         let scheme = if self.inner.plain { "ws" } else { "wss" };
         let mut request =
             format!("{scheme}://{}{path}", self.inner.server).into_client_request()?;
@@ -163,6 +167,9 @@ impl Client {
             for (name, value) in signer.headers()? {
                 headers.insert(name, HeaderValue::from_str(&value)?);
             }
+        }
+        for (name, value) in extra {
+            headers.insert(*name, HeaderValue::from_str(value)?);
         }
         let connector = (!self.inner.plain).then(|| Connector::Rustls(self.inner.tls.clone()));
         // Nagle off: terminal traffic is many small frames that must not wait for each other.

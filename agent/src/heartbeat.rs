@@ -35,9 +35,12 @@ pub async fn run(client: Client, first: FirstBeat, shutdown: CancellationToken) 
             let path = beat_path(&first, sent == 0, started.elapsed(), sent, acked);
             sent += 1;
             let mut answer = beat(&client, &path).await;
-            if matches!(&answer, Err(e) if e.is_retryable()) {
-                warn!(error = %answer.as_ref().err().map(ToString::to_string).unwrap_or_default(),
-                    "heart-beat failed, retrying once");
+            let retry = match &answer {
+                Err(e) if e.is_retryable() => Some(e.to_string()),
+                _ => None,
+            };
+            if let Some(error) = retry {
+                warn!(%error, "heart-beat failed, retrying once");
                 tokio::select! {
                     () = tokio::time::sleep(RETRY_AFTER) => {}
                     () = shutdown.cancelled() => return,

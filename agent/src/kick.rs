@@ -67,7 +67,7 @@ async fn serve(
     shutdown: &CancellationToken,
 ) -> Result<Ended, ClientError> {
     let mut ws = tokio::select! {
-        ws = client.websocket("/luban/notify_server") => ws?,
+        ws = client.websocket("/luban/notify_server", &[]) => ws?,
         () = shutdown.cancelled() => return Ok(Ended::Shutdown),
     };
     info!("kick channel open");

@@ -79,10 +79,15 @@ pub async fn run(args: config::RunArgs, shutdown: impl Future<Output = ()>) -> a
     };
     tasks.spawn(heartbeat::run(client.clone(), first, token.clone()));
     tasks.spawn(kick::run(client.clone(), sessions.clone(), token.clone()));
-    let (startup_client, startup_sessions) = (client.clone(), sessions.clone());
+    let (startup_client, startup_sessions, startup_token) =
+        (client.clone(), sessions.clone(), token.clone());
     tasks.spawn(async move {
-        let specs = session::pull::startup_task_list(&startup_client, cold_start).await;
-        startup_sessions.start_listed(specs);
+        tokio::select! {
+            specs = session::pull::startup_task_list(&startup_client, cold_start) => {
+                startup_sessions.start_listed(specs);
+            }
+            () = startup_token.cancelled() => {}
+        }
     });
     info!(%instance_id, server = %server.server, plain = server.plain, "agent running");
 

@@ -7,6 +7,7 @@
 //! pri-key       PKCS#1 "RSA PRIVATE KEY" PEM
 //! pub-key       PKIX "PUBLIC KEY" PEM
 //! agent.json    {"server","plain","caCert"}: how to reach the server, so `run` needs no flags
+//! boot-id       written by `run`: the boot it last started in, for heart-beats' cold_start
 //! ```
 
 use std::{

@@ -97,6 +97,30 @@ impl Terminal {
         }
     }
 
+    /// Types `text` until `needle` appears, at most `tries` times, each try waiting up to
+    /// `limit / tries` — for effects that race with typing, such as a resize.
+    pub fn expect_after_retries(&mut self, text: &str, needle: &str, tries: u32, limit: Duration) {
+        let each = limit / tries;
+        for _ in 0..tries {
+            self.type_text(text);
+            let deadline = Instant::now() + each;
+            while !self.screen.contains(needle) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.output.recv_timeout(left) {
+                    Ok(bytes) => self.screen.push_str(&String::from_utf8_lossy(&bytes)),
+                    Err(_) => break,
+                }
+            }
+            if self.screen.contains(needle) {
+                return;
+            }
+        }
+        panic!(
+            "{needle:?} did not appear after {tries} tries; the screen:\n{}",
+            self.screen
+        );
+    }
+
     /// Waits for the program to exit, for at most `limit`; returns its exit code.
     pub fn wait(&mut self, limit: Duration) -> u32 {
         let deadline = Instant::now() + limit;

@@ -16,6 +16,15 @@ use crate::{
     kick::KEEPALIVE_PAYLOAD,
 };
 
+/// axtlab extension: the header in which the agent lists what it does beyond the stock agent,
+/// on the data channel upgrade. The stock agent sends none, so a gateway that sees none keeps
+/// to the stock behaviour.
+pub const FEATURES_HEADER: &str = "x-axt-features";
+/// The extensions: `half-close` — on a port session, a CloseChannel frame means "the client
+/// finished sending": the agent shuts the target's write side and relays until the target
+/// closes (the stock agent ignores CloseChannel).
+pub const FEATURES: &str = "half-close";
+
 /// Dials after a lost channel before giving up with `Timeout`: the stock agent's 11 (one at
 /// once, then ten backing off from 100 ms to a 2 s cap).
 const REDIALS: usize = 11;
@@ -54,7 +63,9 @@ impl DataChannel {
             "/luban/session/backend{}",
             query(&[("channelId", channel_id)])
         );
-        let ws = client.websocket(&path).await?;
+        let ws = client
+            .websocket(&path, &[(FEATURES_HEADER, FEATURES)])
+            .await?;
         let mut channel = Self {
             client: client.clone(),
             path,
@@ -117,7 +128,10 @@ impl DataChannel {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         for attempt in 1..=REDIALS {
             let dial = async {
-                let mut ws = self.client.websocket(&self.path).await?;
+                let mut ws = self
+                    .client
+                    .websocket(&self.path, &[(FEATURES_HEADER, FEATURES)])
+                    .await?;
                 ws.send(Message::Ping(KEEPALIVE_PAYLOAD.into())).await?;
                 Ok::<_, ClientError>(ws)
             };

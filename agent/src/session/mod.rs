@@ -77,7 +77,8 @@ impl Sessions {
         match kick {
             Kick::SessionStart(channel_id) => {
                 let this = self.clone();
-                let span = info_span!("session", channel = %channel_id);
+                // A root span: a session outlives the kick channel connection that started it.
+                let span = info_span!(parent: None, "session", channel = %channel_id);
                 self.inner.tracker.spawn(
                     async move {
                         let shutdown = this.inner.shutdown.clone();
@@ -98,7 +99,7 @@ impl Sessions {
     pub fn start_listed(&self, specs: Vec<SessionSpec>) {
         for spec in specs {
             let this = self.clone();
-            let span = info_span!("session", channel = %spec.channel_id);
+            let span = info_span!(parent: None, "session", channel = %spec.channel_id);
             self.inner.tracker.spawn(
                 async move {
                     let id = spec.channel_id.clone();

@@ -109,7 +109,8 @@ fn check(addrs: &[SocketAddr], deny: &DenyList) -> Result<(), PortError> {
 
 /// A relayed TCP connection.
 pub struct Port {
-    input: mpsc::Sender<Vec<u8>>,
+    /// `None` once the client finished sending (half-close).
+    input: Option<mpsc::Sender<Vec<u8>>>,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
 }
@@ -152,9 +153,12 @@ impl Port {
                     return;
                 }
             }
+            // The queue closed: the client has no more to send. The target gets a FIN and
+            // may still answer; the reader relays that until the target closes.
+            let _ = write_half.shutdown().await;
         });
         let port = Self {
-            input: input_tx,
+            input: Some(input_tx),
             reader,
             writer,
         };
@@ -162,8 +166,14 @@ impl Port {
     }
 
     /// The queue of input for the target.
-    pub fn input_queue(&self) -> mpsc::Sender<Vec<u8>> {
+    pub fn input_queue(&self) -> Option<mpsc::Sender<Vec<u8>>> {
         self.input.clone()
+    }
+
+    /// The client finished sending: shut the target's write side once the queued input is
+    /// written (axtlab's `half-close` extension).
+    pub fn close_input(&mut self) {
+        self.input = None;
     }
 
     /// Closes the connection.

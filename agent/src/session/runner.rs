@@ -44,7 +44,24 @@ impl Runner {
             Self::Shell(shell) => shell.input_queue(),
             Self::Port(port) => port.input_queue(),
         };
-        async move { queue.send(bytes).await.is_ok() }
+        async move {
+            match queue {
+                Some(queue) => queue.send(bytes).await.is_ok(),
+                None => false,
+            }
+        }
+    }
+
+    /// A CloseChannel frame: the client finished. A port forward half-closes its target and
+    /// goes on until the target closes (`true`); a shell session ends (`false`).
+    pub fn close_input(&mut self) -> bool {
+        match self {
+            Self::Shell(_) => false,
+            Self::Port(port) => {
+                port.close_input();
+                true
+            }
+        }
     }
 
     /// Applies a terminal size; port forwards have none, as for the stock agent.

@@ -124,8 +124,8 @@ impl Shell {
     }
 
     /// The queue of input for the PTY.
-    pub fn input_queue(&self) -> mpsc::Sender<Vec<u8>> {
-        self.input.clone()
+    pub fn input_queue(&self) -> Option<mpsc::Sender<Vec<u8>>> {
+        Some(self.input.clone())
     }
 
     /// Sets the terminal size (the child gets SIGWINCH).

@@ -131,7 +131,9 @@ async fn start(
         spec.username.clone(),
     );
     // User lookups, useradd and the PTY spawn all block.
+    let span = tracing::Span::current();
     let started = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let _span = span.enter();
         let user = users.resolve(&username)?;
         let argv = shell::argv(&cmd, &user.shell)?;
         info!(user = %user.name, program = %argv[0], "starting the shell");
@@ -195,6 +197,7 @@ async fn relay(
                             retune(&mut pacer, &frame.payload);
                             Step::Continue
                         }
+                        AgentMessageType::CloseChannel if runner.close_input() => Step::Continue,
                         AgentMessageType::CloseChannel => Step::End(AgentResult::Ok),
                         other => {
                             debug!(kind = other.code(), "frame type ignored");

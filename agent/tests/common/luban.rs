@@ -1,0 +1,333 @@
+//! The luban test server: the agent surface on 127.0.0.1 port 0 (plain HTTP and
+//! WebSockets), every request recorded as an [`Event`] the test waits for.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axt_proto::{
+    agent_frame::{set_size_payload, AgentFrame, AgentMessageType},
+    luban::{HeartbeatResponse, RegisterRequest, RegisterResponse, TaskListResponse},
+    spec::SessionSpec,
+};
+use axum::{
+    extract::{
+        ws::{Message, WebSocket, WebSocketUpgrade},
+        Query, State,
+    },
+    http::HeaderMap,
+    response::Response,
+    routing::{any, get, post},
+    Json, Router,
+};
+use tokio::sync::mpsc;
+
+use super::WAIT;
+
+/// What the agent did.
+pub enum Event {
+    Registered(RegisterRequest),
+    Heartbeat {
+        query: HashMap<String, String>,
+        headers: HeaderMap,
+    },
+    SessionList(String),
+    Status {
+        channel: String,
+        status: String,
+        code: String,
+    },
+    Notify(WebSocket),
+    Data {
+        channel: String,
+        socket: WebSocket,
+        headers: HeaderMap,
+    },
+}
+
+#[derive(Clone)]
+struct Shared {
+    events: mpsc::UnboundedSender<Event>,
+    specs: Arc<Mutex<HashMap<String, SessionSpec>>>,
+}
+
+/// The test server.
+pub struct Luban {
+    pub addr: SocketAddr,
+    events: mpsc::UnboundedReceiver<Event>,
+    held: VecDeque<Event>,
+    specs: Arc<Mutex<HashMap<String, SessionSpec>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Luban {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Luban {
+    pub async fn start() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let specs = Arc::new(Mutex::new(HashMap::new()));
+        let shared = Shared {
+            events: tx,
+            specs: specs.clone(),
+        };
+        let app = Router::new()
+            .route("/luban/api/instance/register", post(on_register))
+            .route("/luban/api/heart-beat", get(heartbeat))
+            .route("/luban/api/v1/task/list", post(task_list))
+            .route("/luban/api/v1/session/list", post(session_list))
+            .route("/luban/api/v1/session/status", post(status))
+            .route("/luban/notify_server", any(notify))
+            .route("/luban/session/backend", any(backend))
+            .with_state(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            addr,
+            events: rx,
+            held: VecDeque::new(),
+            specs,
+            server,
+        }
+    }
+
+    /// What session/list answers for `channel`.
+    pub fn set_spec(&self, channel: &str, spec: SessionSpec) {
+        self.specs.lock().unwrap().insert(channel.into(), spec);
+    }
+
+    /// The first event (in arrival order) `pick` accepts; the others stay for later waits.
+    pub async fn wait_for<T>(
+        &mut self,
+        what: &str,
+        mut pick: impl FnMut(&Event) -> bool,
+        take: impl FnOnce(Event) -> T,
+    ) -> T {
+        if let Some(i) = self.held.iter().position(&mut pick) {
+            return take(self.held.remove(i).unwrap());
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("server gone");
+            if pick(&event) {
+                return take(event);
+            }
+            self.held.push_back(event);
+        }
+    }
+
+    pub async fn notify_socket(&mut self) -> WebSocket {
+        self.wait_for(
+            "the kick channel",
+            |e| matches!(e, Event::Notify(_)),
+            |e| match e {
+                Event::Notify(socket) => socket,
+                _ => unreachable!(),
+            },
+        )
+        .await
+    }
+
+    pub async fn data_socket(&mut self, channel: &str) -> (DataSocket, HeaderMap) {
+        let ch = channel.to_owned();
+        self.wait_for(
+            &format!("the data channel {channel}"),
+            |e| matches!(e, Event::Data { channel, .. } if *channel == ch),
+            |e| match e {
+                Event::Data {
+                    socket,
+                    headers,
+                    channel,
+                } => (
+                    DataSocket {
+                        socket,
+                        channel,
+                        seq: 0,
+                    },
+                    headers,
+                ),
+                _ => unreachable!(),
+            },
+        )
+        .await
+    }
+
+    /// The (status, errorcode) reported for `channel`.
+    pub async fn status(&mut self, channel: &str) -> (String, String) {
+        let ch = channel.to_owned();
+        self.wait_for(
+            &format!("the status of {channel}"),
+            |e| matches!(e, Event::Status { channel, .. } if *channel == ch),
+            |e| match e {
+                Event::Status { status, code, .. } => (status, code),
+                _ => unreachable!(),
+            },
+        )
+        .await
+    }
+}
+
+async fn on_register(
+    State(s): State<Shared>,
+    Json(body): Json<RegisterRequest>,
+) -> Json<RegisterResponse> {
+    let answer = if body.activation_code == "bad" {
+        RegisterResponse {
+            code: 400,
+            err_msg: "bad activation".into(),
+            ..Default::default()
+        }
+    } else {
+        RegisterResponse {
+            code: 200,
+            instance_id: body
+                .instance_id
+                .clone()
+                .unwrap_or_else(|| "mi-test000001".into()),
+            ..Default::default()
+        }
+    };
+    let _ = s.events.send(Event::Registered(body));
+    Json(answer)
+}
+
+async fn heartbeat(
+    State(s): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Json<HeartbeatResponse> {
+    let _ = s.events.send(Event::Heartbeat { query, headers });
+    Json(HeartbeatResponse {
+        next_interval: 60_000,
+        new_tasks: false,
+    })
+}
+
+async fn task_list() -> Json<TaskListResponse> {
+    Json(TaskListResponse {
+        code: 200,
+        ..Default::default()
+    })
+}
+
+async fn session_list(
+    State(s): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Json<TaskListResponse> {
+    assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+    let channel = query.get("channelId").cloned().unwrap_or_default();
+    let spec = s.specs.lock().unwrap().get(&channel).cloned();
+    let _ = s.events.send(Event::SessionList(channel));
+    Json(TaskListResponse {
+        code: 200,
+        instance_id: "mi-test000001".into(),
+        session: spec.into_iter().collect(),
+        ..Default::default()
+    })
+}
+
+async fn status(
+    State(s): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> &'static str {
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    let get = |k: &str| query.get(k).cloned().unwrap_or_default();
+    let _ = s.events.send(Event::Status {
+        channel: get("channelId"),
+        status: get("status"),
+        code: get("errorcode"),
+    });
+    "{\"code\":200}"
+}
+
+async fn notify(State(s): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| async move {
+        let _ = s.events.send(Event::Notify(socket));
+    })
+}
+
+async fn backend(
+    State(s): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let channel = query.get("channelId").cloned().unwrap_or_default();
+    ws.on_upgrade(move |socket| async move {
+        let _ = s.events.send(Event::Data {
+            channel,
+            socket,
+            headers,
+        });
+    })
+}
+
+/// The server's end of a data channel.
+pub struct DataSocket {
+    pub socket: WebSocket,
+    pub channel: String,
+    seq: i64,
+}
+
+impl DataSocket {
+    pub async fn send(&mut self, kind: AgentMessageType, payload: &[u8]) {
+        let frame = AgentFrame::new(kind, &self.channel, self.seq, payload.to_vec());
+        self.seq += 1;
+        self.socket
+            .send(Message::Binary(frame.encode().unwrap().into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn input(&mut self, text: &str) {
+        self.send(AgentMessageType::Input, text.as_bytes()).await;
+    }
+
+    pub async fn set_size(&mut self, cols: u16, rows: u16) {
+        self.send(AgentMessageType::SetSize, &set_size_payload(cols, rows))
+            .await;
+    }
+
+    /// Reads Output frames until their text contains `needle`; returns the frames.
+    pub async fn output_until(&mut self, needle: &str) -> Vec<AgentFrame> {
+        let mut frames = Vec::new();
+        let mut text = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !String::from_utf8_lossy(&text).contains(needle) {
+            let message = tokio::time::timeout_at(deadline, self.socket.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "timed out waiting for {needle:?}; got {:?}",
+                        String::from_utf8_lossy(&text)
+                    )
+                })
+                .unwrap_or_else(|| {
+                    panic!(
+                        "data channel closed before {needle:?}; got {:?}",
+                        String::from_utf8_lossy(&text)
+                    )
+                })
+                .unwrap();
+            if let Message::Binary(bytes) = message {
+                let frame = AgentFrame::decode(&bytes).unwrap();
+                text.extend_from_slice(&frame.payload);
+                frames.push(frame);
+            }
+        }
+        frames
+    }
+}

@@ -35,7 +35,7 @@ impl Framer {
     }
 
     /// A frame for the agent, numbered in the gateway's own sequence.
-    pub fn to_agent(&mut self, kind: AgentMessageType, payload: Vec<u8>) -> Option<Message> {
+    pub fn agent_frame(&mut self, kind: AgentMessageType, payload: Vec<u8>) -> Option<Message> {
         let frame = AgentFrame::new(kind, &self.channel_id, self.agent_seq, payload);
         self.agent_seq += 1;
         match frame.encode() {
@@ -49,7 +49,7 @@ impl Framer {
 
     /// The agent's set_size for a client's `(cols, rows)`.
     pub fn set_size(&mut self, (cols, rows): (u16, u16)) -> Option<Message> {
-        self.to_agent(AgentMessageType::SetSize, set_size_payload(cols, rows))
+        self.agent_frame(AgentMessageType::SetSize, set_size_payload(cols, rows))
     }
 
     fn client_frame(&self, kind: ClientMessageType, seq: u64, payload: Vec<u8>) -> Option<Message> {

@@ -38,7 +38,7 @@ pub const FEATURES_HEADER: &str = "x-axt-features";
 /// What reaches a relay from the agent's side, besides the data channel's frames.
 pub enum AgentEvent {
     /// The agent opened (or re-opened) the data channel.
-    Socket(AgentSocket),
+    Socket(Box<AgentSocket>),
     /// The agent reported the session's result.
     Result(AgentResult),
 }
@@ -142,7 +142,10 @@ pub async fn agent_backend(
     };
     ws.on_upgrade(move |socket| async move {
         if events
-            .send(AgentEvent::Socket(AgentSocket { socket, half_close }))
+            .send(AgentEvent::Socket(Box::new(AgentSocket {
+                socket,
+                half_close,
+            })))
             .await
             .is_err()
         {

@@ -123,12 +123,13 @@ impl Relay {
             let reading_client = self.held_bytes < MAX_HELD_BYTES && !self.client_done;
             tokio::select! {
                 msg = self.client.recv(), if reading_client => match msg {
-                    Some(Ok(msg)) => if let Some(end) = self.from_client(msg).await { return end },
+                    Some(Ok(msg)) => if let Some(end) = self.on_client(msg).await { return end },
                     Some(Err(_)) | None => return End::ClientClosed,
                 },
                 _ = sleep_until(close_at) => return End::ClientClosed,
                 event = self.events.recv() => match event {
-                    Some(AgentEvent::Socket(AgentSocket { socket, half_close })) => {
+                    Some(AgentEvent::Socket(agent)) => {
+                        let AgentSocket { socket, half_close } = *agent;
                         if ever_connected {
                             tracing::info!("agent re-opened the data channel");
                         } else {
@@ -147,7 +148,7 @@ impl Relay {
                     None => return End::AgentLost,
                 },
                 msg = recv_agent(&mut self.agent) => match msg {
-                    Some(Ok(msg)) => self.from_agent(msg).await,
+                    Some(Ok(msg)) => self.on_agent(msg).await,
                     Some(Err(_)) | None => {
                         tracing::info!("agent data channel closed");
                         self.agent = None;
@@ -162,9 +163,11 @@ impl Relay {
             if self.client_done && !close_sent && self.released && self.agent.is_some() {
                 close_sent = true;
                 if self.half_close {
-                    if let Some(msg) = self.framer.to_agent(AgentMessageType::CloseChannel, vec![])
+                    if let Some(msg) = self
+                        .framer
+                        .agent_frame(AgentMessageType::CloseChannel, vec![])
                     {
-                        self.to_agent(msg).await;
+                        self.send_agent(msg).await;
                     }
                 } else {
                     close_at = Some(Instant::now() + STOCK_CLOSE_GRACE);
@@ -180,7 +183,7 @@ impl Relay {
         while let Ok(Some(Ok(msg))) =
             tokio::time::timeout_at(deadline, recv_agent(&mut self.agent)).await
         {
-            self.from_agent(msg).await;
+            self.on_agent(msg).await;
         }
     }
 
@@ -203,7 +206,7 @@ impl Relay {
     }
 
     /// One client message. Returns how the relay ends, if it does.
-    async fn from_client(&mut self, msg: Message) -> Option<End> {
+    async fn on_client(&mut self, msg: Message) -> Option<End> {
         let bytes = match msg {
             Message::Binary(b) => b.to_vec(),
             Message::Text(t) => t.as_bytes().to_vec(),
@@ -233,15 +236,15 @@ impl Relay {
                 self.bytes_in += frame.payload.len() as u64;
                 let msg = self
                     .framer
-                    .to_agent(AgentMessageType::Input, frame.payload)?;
-                self.to_agent(msg).await;
+                    .agent_frame(AgentMessageType::Input, frame.payload)?;
+                self.send_agent(msg).await;
             }
             ClientMessageType::Resize if !self.is_port() => {
                 let size = parse_resize(&frame.payload)?;
                 self.size = Some(size);
                 if self.released {
                     let msg = self.framer.set_size(size)?;
-                    self.to_agent(msg).await;
+                    self.send_agent(msg).await;
                 }
             }
             // ali-instance-cli sends Close when the local side of a forward ends, and then waits
@@ -252,8 +255,10 @@ impl Relay {
             // For a shell, Close is the end of the client's input, which on a terminal is
             // Ctrl-D.
             ClientMessageType::Close => {
-                let msg = self.framer.to_agent(AgentMessageType::Input, vec![0x04])?;
-                self.to_agent(msg).await;
+                let msg = self
+                    .framer
+                    .agent_frame(AgentMessageType::Input, vec![0x04])?;
+                self.send_agent(msg).await;
             }
             _ => {}
         }
@@ -261,7 +266,7 @@ impl Relay {
     }
 
     /// Sends to the agent now, or holds the frame until the agent is ready for it.
-    async fn to_agent(&mut self, msg: Message) {
+    async fn send_agent(&mut self, msg: Message) {
         match (&mut self.agent, self.released) {
             (Some(agent), true) => {
                 if agent.send(msg).await.is_err() {
@@ -275,7 +280,7 @@ impl Relay {
         }
     }
 
-    async fn from_agent(&mut self, msg: Message) {
+    async fn on_agent(&mut self, msg: Message) {
         let bytes = match msg {
             Message::Binary(b) => b.to_vec(),
             Message::Text(t) => t.as_bytes().to_vec(),

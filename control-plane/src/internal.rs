@@ -6,6 +6,7 @@
 //! | call | what it does |
 //! |---|---|
 //! | `POST /sessions/verify` `{sessionId, token}` | checks a client's token and the URL's validity → `{session}` |
+//! | `POST /sessions/states` `{sessionIds}` | which of these live sessions must end → `{sessions: [{sessionId, state}]}`, state `Live`, `Ended` (EndTerminalSession) or `InstanceNotRunning` |
 //! | `POST /channels` `{sessionId, token, clientIp, gatewayId, instanceId?}` | the same check, then allocates a channel for one client connection (`Connecting`) under the per-instance limit → `{channelId, instanceId, spec, session}` |
 //! | `GET /channels/{channelId}` | the spec an agent pulls after its kick → `{channelId, sessionId, instanceId, status, spec}` |
 //! | `POST /channels/{channelId}/state` `{status?, closedReason?, failedDetail?, bytesIn?, bytesOut?}` | records a connection's progress and byte counts |
@@ -60,6 +61,7 @@ type Answer = Result<Json<Value>, Refusal>;
 pub fn router(shared: Arc<Shared>) -> axum::Router<Arc<Shared>> {
     Router::new()
         .route("/sessions/verify", post(verify))
+        .route("/sessions/states", post(session_states))
         .route("/channels", post(open_channel))
         .route("/channels/{channel_id}", get(channel))
         .route("/channels/{channel_id}/state", post(channel_state))
@@ -332,4 +334,21 @@ async fn deregister(State(shared): State<Arc<Shared>>, Path(instance_id): Path<S
     }
     tracing::info!(%instance_id, "agent deregistered itself");
     Ok(Json(json!({"instanceId": instance_id})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatesRequest {
+    session_ids: Vec<String>,
+}
+
+/// Gateways ask this every half second for the sessions they relay, so that EndTerminalSession
+/// and StopInstance reach live connections within a second.
+async fn session_states(State(shared): State<Arc<Shared>>, Json(r): Json<StatesRequest>) -> Answer {
+    let states = shared.store.session_states(&r.session_ids).await?;
+    let sessions: Vec<Value> = states
+        .into_iter()
+        .map(|(id, state)| json!({"sessionId": id, "state": state}))
+        .collect();
+    Ok(Json(json!({"sessions": sessions})))
 }

@@ -74,9 +74,11 @@ pub async fn session(
             );
         }
     };
-    let events = shared
-        .channels
-        .register(&opened.channel_id, &opened.instance_id);
+    let events = shared.channels.register(
+        &opened.channel_id,
+        &opened.session.session_id,
+        &opened.instance_id,
+    );
     ws.on_upgrade(move |socket| relay::run(shared, opened, socket, events))
 }
 

@@ -68,6 +68,11 @@ pub struct Config {
     #[arg(long, env = "AXT_INPUT_HOLD_MS", default_value_t = 1500)]
     pub input_hold_ms: u64,
 
+    /// Seconds without data in either direction after which a connection is closed (the
+    /// documented 3 minutes). Keep-alives count as data.
+    #[arg(long, env = "AXT_IDLE_TIMEOUT_SECS", default_value_t = 180)]
+    pub idle_timeout_secs: u64,
+
     /// Largest accepted clock difference of an agent's signed headers, in seconds.
     #[arg(long, env = "AXT_AGENT_CLOCK_SKEW_SECS", default_value_t = 900)]
     pub agent_clock_skew_secs: i64,

@@ -212,4 +212,27 @@ impl ControlPlane {
         .await
         .map(drop)
     }
+
+    /// `(session id, state)` for each of `ids` the control plane knows: `Live`, `Ended` or
+    /// `InstanceNotRunning`.
+    pub async fn session_states(&self, ids: &[String]) -> Result<Vec<(String, String)>, CpError> {
+        let answer: Value = self
+            .call(
+                reqwest::Method::POST,
+                "/sessions/states",
+                Some(json!({"sessionIds": ids})),
+            )
+            .await?;
+        Ok(answer["sessions"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|s| {
+                        let field = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
+                        (field("sessionId"), field("state"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
 }

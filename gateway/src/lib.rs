@@ -30,6 +30,10 @@ pub struct Shared {
     pub kicks: kick::Kicks,
     pub channels: relay::Channels,
     pub identities: agent_surface::identity::Identities,
+    /// Bandwidth buckets of the sessions relayed here, shared by their connections.
+    pub rates: std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Weak<relay::rate::SessionRate>>,
+    >,
 }
 
 /// A ready gateway: control plane client made, TLS material in place.
@@ -63,6 +67,7 @@ impl Gateway {
             kicks: kick::Kicks::default(),
             channels: relay::Channels::default(),
             identities: Default::default(),
+            rates: Default::default(),
             config,
         });
         Ok(Self { shared, tls })
@@ -80,6 +85,7 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
+        let watcher = tokio::spawn(relay::watch_sessions(self.shared.clone()));
         let router = agent_surface::router()
             .route("/session", get(client::session))
             .with_state(self.shared.clone())
@@ -100,6 +106,7 @@ impl Gateway {
                     .await?;
             }
         }
+        watcher.abort();
         Ok(())
     }
 }

@@ -432,4 +432,34 @@ impl Store {
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
+
+    /// For each session id: `Ended`, `InstanceNotRunning` (its instance stopped), or `Live`.
+    /// Unknown ids are left out.
+    pub async fn session_states(&self, ids: &[String]) -> sqlx::Result<Vec<(String, &'static str)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new(
+            "SELECT s.id, s.state, i.status FROM sessions s JOIN instances i ON i.id = s.instance_id WHERE s.id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        let rows: Vec<(String, String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, state, instance)| {
+                let verdict = if state == "Ended" {
+                    "Ended"
+                } else if instance != "Running" {
+                    "InstanceNotRunning"
+                } else {
+                    "Live"
+                };
+                (id, verdict)
+            })
+            .collect())
+    }
 }

@@ -2,14 +2,30 @@
 
 use axt_proto::status::{closed_reason, reason, AgentResult};
 
+/// ClosedReason of a connection closed for the idle timeout (the newer agents' result name).
+const IDLE_TIMEOUT: &str = "IdleTimeout";
+/// What a client is told when EndTerminalSession ended its session.
+const SESSION_ENDED: &str = "SessionEnded";
+
 /// Why a relay ended.
 #[derive(Debug)]
 pub enum End {
+    /// The client closed its WebSocket, or sent Close on a port session.
     ClientClosed,
+    /// The agent reported the session's result.
     Result(AgentResult),
+    /// The agent's data channel closed and it neither came back nor reported.
     AgentLost,
+    /// The instance's agent has no kick channel.
     AgentNotOnline,
+    /// The agent did not open the data channel in time after its kick.
     DeliveryTimeout,
+    /// EndTerminalSession was called.
+    SessionEnded,
+    /// The instance was stopped.
+    InstanceNotRunning,
+    /// No data either way for the idle timeout.
+    IdleTimeout,
 }
 
 impl End {
@@ -40,6 +56,14 @@ impl End {
                 closed_reason::DELIVERY_TIMEOUT,
                 Some("the agent did not open the data channel in time".into()),
             ),
+            // EndTerminalSession already recorded the connection as closed by the client.
+            Self::SessionEnded => ("Terminated", closed_reason::CLIENT_CLOSED, None),
+            Self::InstanceNotRunning => (
+                "Failed",
+                closed_reason::INSTANCE_NOT_RUNNING,
+                Some("the instance was stopped".into()),
+            ),
+            Self::IdleTimeout => ("Terminated", IDLE_TIMEOUT, None),
         }
     }
 
@@ -51,6 +75,9 @@ impl End {
             Self::AgentLost => Some(closed_reason::AGENT_SOCKET_CLOSED),
             Self::AgentNotOnline => Some(closed_reason::AGENT_NOT_ONLINE),
             Self::DeliveryTimeout => Some(reason::AGENT_TIMEOUT),
+            Self::SessionEnded => Some(SESSION_ENDED),
+            Self::InstanceNotRunning => Some(closed_reason::INSTANCE_NOT_RUNNING),
+            Self::IdleTimeout => Some(reason::AGENT_TIMEOUT),
         }
     }
 }

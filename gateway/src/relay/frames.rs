@@ -90,6 +90,11 @@ impl Framer {
 
     /// A Status frame for the client.
     pub fn status(&self, state: ChannelState, reason: &str) -> Option<Message> {
-        self.client_frame(ClientMessageType::Status, 0, status_payload(state, reason))
+        self.status_payload(status_payload(state, reason))
+    }
+
+    /// A Status frame with a payload made elsewhere (a rate).
+    pub fn status_payload(&self, payload: Vec<u8>) -> Option<Message> {
+        self.client_frame(ClientMessageType::Status, 0, payload)
     }
 }

@@ -4,6 +4,7 @@
 
 mod end;
 mod frames;
+pub mod rate;
 mod session;
 
 use std::{
@@ -35,20 +36,23 @@ pub struct AgentSocket {
 /// The header in which axt-agent lists its extensions on the data channel upgrade.
 pub const FEATURES_HEADER: &str = "x-axt-features";
 
-/// What reaches a relay from the agent's side, besides the data channel's frames.
-pub enum AgentEvent {
+/// What reaches a relay besides the frames of its two sockets.
+pub enum RelayEvent {
     /// The agent opened (or re-opened) the data channel.
-    Socket(Box<AgentSocket>),
+    AgentSocket(Box<AgentSocket>),
     /// The agent reported the session's result.
-    Result(AgentResult),
+    AgentResult(AgentResult),
+    /// The session must end: `Ended` (EndTerminalSession) or `InstanceNotRunning`.
+    SessionEnded(&'static str),
 }
 
 /// Events for one relay. Small: a data channel or a result arrives a few times per session.
 const EVENT_QUEUE: usize = 8;
 
 struct Link {
+    session_id: String,
     instance_id: String,
-    events: mpsc::Sender<AgentEvent>,
+    events: mpsc::Sender<RelayEvent>,
 }
 
 /// The live channels of this gateway, by channel id.
@@ -59,9 +63,15 @@ pub struct Channels {
 
 impl Channels {
     /// Registers a channel about to be kicked; the relay reads the returned events.
-    pub fn register(&self, channel_id: &str, instance_id: &str) -> mpsc::Receiver<AgentEvent> {
+    pub fn register(
+        &self,
+        channel_id: &str,
+        session_id: &str,
+        instance_id: &str,
+    ) -> mpsc::Receiver<RelayEvent> {
         let (events, rx) = mpsc::channel(EVENT_QUEUE);
         let link = Link {
+            session_id: session_id.to_owned(),
             instance_id: instance_id.to_owned(),
             events,
         };
@@ -80,8 +90,26 @@ impl Channels {
             .remove(channel_id);
     }
 
+    /// The sessions that have live channels here.
+    pub fn live_sessions(&self) -> Vec<String> {
+        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ids: Vec<String> = links.values().map(|l| l.session_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Tells every relay of `session_id` that the session must end.
+    pub fn end_session(&self, session_id: &str, why: &'static str) {
+        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        for link in links.values().filter(|l| l.session_id == session_id) {
+            // A full queue means the relay is already ending; it will not miss much.
+            let _ = link.events.try_send(RelayEvent::SessionEnded(why));
+        }
+    }
+
     /// The event queue of `channel_id`, if it is live and belongs to `instance_id`.
-    fn sender(&self, channel_id: &str, instance_id: &str) -> Option<mpsc::Sender<AgentEvent>> {
+    fn sender(&self, channel_id: &str, instance_id: &str) -> Option<mpsc::Sender<RelayEvent>> {
         let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
         links
             .get(channel_id)
@@ -100,7 +128,7 @@ impl Channels {
     ) {
         if let Some(events) = self.sender(channel_id, instance_id) {
             if events
-                .send(AgentEvent::Result(result.clone()))
+                .send(RelayEvent::AgentResult(result.clone()))
                 .await
                 .is_ok()
             {
@@ -142,7 +170,7 @@ pub async fn agent_backend(
     };
     ws.on_upgrade(move |socket| async move {
         if events
-            .send(AgentEvent::Socket(Box::new(AgentSocket {
+            .send(RelayEvent::AgentSocket(Box::new(AgentSocket {
                 socket,
                 half_close,
             })))
@@ -152,4 +180,33 @@ pub async fn agent_backend(
             tracing::debug!(%channel_id, "the relay ended while the agent connected");
         }
     })
+}
+
+/// Every half second, asks the control plane which of the sessions relayed here must end, so
+/// that EndTerminalSession and StopInstance reach live connections within a second.
+pub async fn watch_sessions(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let live = shared.channels.live_sessions();
+        if live.is_empty() {
+            continue;
+        }
+        match shared.cp.session_states(&live).await {
+            Ok(states) => {
+                for (session_id, state) in states {
+                    match state.as_str() {
+                        "Ended" => shared.channels.end_session(&session_id, "Ended"),
+                        "InstanceNotRunning" => shared
+                            .channels
+                            .end_session(&session_id, "InstanceNotRunning"),
+                        _ => {}
+                    }
+                }
+            }
+            // Live relays carry on while the control plane is away.
+            Err(error) => tracing::debug!(%error, "cannot watch sessions now"),
+        }
+    }
 }

@@ -8,13 +8,13 @@ use axt_proto::{
     agent_frame::{AgentFrame, AgentMessageType},
     client_frame::{parse_resize, ClientFrame, ClientMessageType},
     kick::Kick,
-    status::ChannelState,
+    status::{rate_payload, ChannelState, MIN_AGENT_RATE_BITS, MIN_CLIENT_RATE_BITS},
 };
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use tokio::{sync::mpsc, time::Instant};
 use tracing::Instrument as _;
 
-use super::{end::End, frames::Framer, AgentEvent, AgentSocket};
+use super::{end::End, frames::Framer, rate::SessionRate, AgentSocket, RelayEvent};
 use crate::{
     cp::{Opened, StateUpdate},
     Shared,
@@ -41,7 +41,7 @@ struct Relay {
     half_close: bool,
     /// The client sent Close on a port session: it sends nothing more.
     client_done: bool,
-    events: mpsc::Receiver<AgentEvent>,
+    events: mpsc::Receiver<RelayEvent>,
     framer: Framer,
     /// Client frames for the agent, held until it is ready.
     held: VecDeque<Message>,
@@ -51,6 +51,10 @@ struct Relay {
     size: Option<(u16, u16)>,
     bytes_in: u64,
     bytes_out: u64,
+    /// The last time data went either way, for the idle timeout.
+    last_data: Instant,
+    /// The session's bandwidth, shared with its other connections through this gateway.
+    rate: Arc<SessionRate>,
 }
 
 /// Runs the relay of one client connection to its end.
@@ -58,10 +62,12 @@ pub async fn run(
     shared: Arc<Shared>,
     opened: Opened,
     client: WebSocket,
-    events: mpsc::Receiver<AgentEvent>,
+    events: mpsc::Receiver<RelayEvent>,
 ) {
     let span = tracing::info_span!("relay", session_id = %opened.session.session_id, channel_id = %opened.channel_id);
     let channel_id = opened.channel_id.clone();
+    let opened_session_id = opened.session.session_id.clone();
+    let opened_rate = opened.session.rate_limit;
     let mut relay = Relay {
         framer: Framer::new(&channel_id),
         shared: shared.clone(),
@@ -77,6 +83,8 @@ pub async fn run(
         size: None,
         bytes_in: 0,
         bytes_out: 0,
+        last_data: Instant::now(),
+        rate: session_rate(&shared, &opened_session_id, opened_rate),
     };
     async move {
         let end = relay.drive().await;
@@ -114,6 +122,7 @@ impl Relay {
         let config = &self.shared.config;
         let delivery = Instant::now() + Duration::from_secs(config.delivery_timeout_secs);
         let hold = Duration::from_millis(config.input_hold_ms);
+        let idle = Duration::from_secs(config.idle_timeout_secs);
         let mut release_at: Option<Instant> = None;
         let mut lost_at: Option<Instant> = None;
         let mut close_at: Option<Instant> = None;
@@ -128,7 +137,7 @@ impl Relay {
                 },
                 _ = sleep_until(close_at) => return End::ClientClosed,
                 event = self.events.recv() => match event {
-                    Some(AgentEvent::Socket(agent)) => {
+                    Some(RelayEvent::AgentSocket(agent)) => {
                         let AgentSocket { socket, half_close } = *agent;
                         if ever_connected {
                             tracing::info!("agent re-opened the data channel");
@@ -141,10 +150,12 @@ impl Relay {
                         self.half_close = half_close;
                         lost_at = None;
                     }
-                    Some(AgentEvent::Result(result)) => {
+                    Some(RelayEvent::AgentResult(result)) => {
                         self.drain_agent().await;
                         return End::Result(result);
                     }
+                    Some(RelayEvent::SessionEnded("Ended")) => return End::SessionEnded,
+                    Some(RelayEvent::SessionEnded(_)) => return End::InstanceNotRunning,
                     None => return End::AgentLost,
                 },
                 msg = recv_agent(&mut self.agent) => match msg {
@@ -158,6 +169,7 @@ impl Relay {
                 _ = sleep_until(Some(delivery)), if !ever_connected => return End::DeliveryTimeout,
                 _ = sleep_until(release_at), if !self.released && self.agent.is_some() => self.release().await,
                 _ = sleep_until(lost_at) => return End::AgentLost,
+                _ = tokio::time::sleep_until(self.last_data + idle) => return End::IdleTimeout,
             }
             // The client's Close takes effect once what it sent before has reached the agent.
             if self.client_done && !close_sent && self.released && self.agent.is_some() {
@@ -203,6 +215,19 @@ impl Relay {
         if let Some(msg) = self.framer.status(ChannelState::Opened, "") {
             let _ = self.client.send(msg).await;
         }
+        // Tell the client the rate it may send at (ali-instance-cli paces its forwards by it).
+        if let Some(bits) = self.rate_bits() {
+            let payload = rate_payload(bits, MIN_CLIENT_RATE_BITS);
+            if let Some(msg) = self.framer.status_payload(payload) {
+                let _ = self.client.send(msg).await;
+            }
+        }
+    }
+
+    /// The session's rate in bit/s, if it has one.
+    fn rate_bits(&self) -> Option<u32> {
+        let bytes = self.opened.session.rate_limit;
+        (bytes > 0).then(|| u32::try_from(bytes.saturating_mul(8)).unwrap_or(u32::MAX))
     }
 
     /// One client message. Returns how the relay ends, if it does.
@@ -232,8 +257,14 @@ impl Relay {
             self.framer.last_input_seq = frame.input_seq();
         }
         match frame.kind {
+            // An empty Input is the web client's keep-alive: data for the idle timeout only.
+            ClientMessageType::Input | ClientMessageType::Resize => self.last_data = Instant::now(),
+            _ => {}
+        }
+        match frame.kind {
             ClientMessageType::Input if !frame.payload.is_empty() => {
                 self.bytes_in += frame.payload.len() as u64;
+                self.rate.up.take(frame.payload.len()).await;
                 let msg = self
                     .framer
                     .agent_frame(AgentMessageType::Input, frame.payload)?;
@@ -296,7 +327,10 @@ impl Relay {
         if frame.kind != AgentMessageType::Output {
             return;
         }
+        self.last_data = Instant::now();
         self.bytes_out += frame.payload.len() as u64;
+        // Waiting here stops reading the agent's socket: the limit pushes back to the agent.
+        self.rate.down.take(frame.payload.len()).await;
         for msg in self.framer.output(&frame.payload) {
             let _ = self.client.send(msg).await;
         }
@@ -310,6 +344,13 @@ impl Relay {
         self.released = true;
         if let Some(size) = self.size.filter(|_| !self.is_port()) {
             if let Some(msg) = self.framer.set_size(size) {
+                self.held.push_front(msg);
+            }
+        }
+        // The session's rate, as the stock agent's status code 7 (it also had it as flowLimit).
+        if let Some(bits) = self.rate_bits() {
+            let payload = rate_payload(bits, MIN_AGENT_RATE_BITS);
+            if let Some(msg) = self.framer.agent_frame(AgentMessageType::Status, payload) {
                 self.held.push_front(msg);
             }
         }
@@ -364,6 +405,18 @@ impl Relay {
             tracing::warn!(%error, "recording the end of the connection");
         }
     }
+}
+
+/// The bandwidth buckets of `session_id` on this gateway, shared by its connections.
+fn session_rate(shared: &Shared, session_id: &str, bytes_per_second: u64) -> Arc<SessionRate> {
+    let mut rates = shared.rates.lock().unwrap_or_else(|p| p.into_inner());
+    rates.retain(|_, rate| rate.strong_count() > 0);
+    if let Some(rate) = rates.get(session_id).and_then(std::sync::Weak::upgrade) {
+        return rate;
+    }
+    let rate = Arc::new(SessionRate::new(bytes_per_second));
+    rates.insert(session_id.to_owned(), Arc::downgrade(&rate));
+    rate
 }
 
 fn message_len(msg: &Message) -> usize {

@@ -1,0 +1,91 @@
+//! The per-session bandwidth limit (200 KB/s by default), enforced at the gateway in each
+//! direction. A debt-based token bucket: a frame takes its bytes at once, and the relay then
+//! waits until the debt is paid back at the configured rate. Waiting stops the relay reading
+//! that side, so the limit pushes back through the WebSocket rather than buffering.
+
+use std::time::Duration;
+
+use tokio::{sync::Mutex, time::Instant};
+
+/// How many bytes may pass at once before pacing starts: a tenth of a second's worth.
+const BURST_SECS: f64 = 0.1;
+
+/// A token bucket for one direction of one session.
+pub struct Bucket {
+    /// Bytes per second; 0 means unlimited.
+    rate: u64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Bucket {
+    pub fn new(rate: u64) -> Self {
+        Self {
+            rate,
+            state: Mutex::new((rate as f64 * BURST_SECS, Instant::now())),
+        }
+    }
+
+    /// Takes `bytes`, waiting as long as the rate requires.
+    pub async fn take(&self, bytes: usize) {
+        if self.rate == 0 || bytes == 0 {
+            return;
+        }
+        let rate = self.rate as f64;
+        let wait = {
+            let mut state = self.state.lock().await;
+            let (tokens, at) = &mut *state;
+            let now = Instant::now();
+            *tokens =
+                (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate * BURST_SECS);
+            *at = now;
+            *tokens -= bytes as f64;
+            (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / rate))
+        };
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Both directions of a session.
+pub struct SessionRate {
+    /// Client → instance.
+    pub up: Bucket,
+    /// Instance → client.
+    pub down: Bucket,
+}
+
+impl SessionRate {
+    pub fn new(rate: u64) -> Self {
+        Self {
+            up: Bucket::new(rate),
+            down: Bucket::new(rate),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn paces_to_the_rate_after_the_burst() {
+        let bucket = Bucket::new(10_000);
+        let start = Instant::now();
+        bucket.take(1_000).await; // the burst
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        for _ in 0..10 {
+            bucket.take(1_000).await;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!((0.95..1.05).contains(&elapsed), "{elapsed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_is_unlimited() {
+        let bucket = Bucket::new(0);
+        let start = Instant::now();
+        bucket.take(10_000_000).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}

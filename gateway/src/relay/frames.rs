@@ -8,6 +8,23 @@ use axt_proto::{
 };
 use axum::extract::ws::Message;
 
+/// The tracing target of the frame trace: `RUST_LOG=info,axt::frames=debug` prints every
+/// frame the gateway relays, both ways, with its type, sequence number and a preview.
+pub const TRACE_TARGET: &str = "axt::frames";
+
+/// Logs one frame at [`TRACE_TARGET`]; the preview is the first bytes, escaped.
+pub fn trace(direction: &str, kind: &dyn std::fmt::Debug, seq: u64, payload: &[u8]) {
+    if tracing::enabled!(target: TRACE_TARGET, tracing::Level::DEBUG) {
+        let preview: String = payload
+            .iter()
+            .take(48)
+            .flat_map(|b| std::ascii::escape_default(*b))
+            .map(char::from)
+            .collect();
+        tracing::debug!(target: TRACE_TARGET, direction, ?kind, seq, len = payload.len(), preview, "frame");
+    }
+}
+
 /// Largest payload of one client frame: 1.02 lengths are 16-bit.
 pub const MAX_CLIENT_PAYLOAD: usize = 32 * 1024;
 
@@ -36,6 +53,7 @@ impl Framer {
 
     /// A frame for the agent, numbered in the gateway's own sequence.
     pub fn agent_frame(&mut self, kind: AgentMessageType, payload: Vec<u8>) -> Option<Message> {
+        trace("gateway→agent", &kind, self.agent_seq as u64, &payload);
         let frame = AgentFrame::new(kind, &self.channel_id, self.agent_seq, payload);
         self.agent_seq += 1;
         match frame.encode() {
@@ -53,6 +71,7 @@ impl Framer {
     }
 
     fn client_frame(&self, kind: ClientMessageType, seq: u64, payload: Vec<u8>) -> Option<Message> {
+        trace("gateway→client", &kind, seq, &payload);
         let mut frame = ClientFrame::v101(kind, 0, payload);
         frame.schema.clone_from(&self.client_schema);
         frame.channel_id.clone_from(&self.channel_id);

@@ -239,7 +239,10 @@ impl Relay {
             _ => return None,
         };
         let frame = match ClientFrame::decode(&bytes) {
-            Ok(frame) => frame,
+            Ok(frame) => {
+                super::frames::trace("client→gateway", &frame.kind, frame.seq, &frame.payload);
+                frame
+            }
             Err(error) => {
                 tracing::warn!(%error, "ignoring a malformed client frame");
                 return None;
@@ -318,7 +321,15 @@ impl Relay {
             _ => return,
         };
         let frame = match AgentFrame::decode(&bytes) {
-            Ok(frame) => frame,
+            Ok(frame) => {
+                super::frames::trace(
+                    "agent→gateway",
+                    &frame.kind,
+                    frame.seq as u64,
+                    &frame.payload,
+                );
+                frame
+            }
             Err(error) => {
                 tracing::warn!(%error, "ignoring a malformed agent frame");
                 return;

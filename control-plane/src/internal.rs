@@ -8,6 +8,7 @@
 //! | `POST /sessions/verify` `{sessionId, token}` | checks a client's token and the URL's validity → `{session}` |
 //! | `POST /sessions/states` `{sessionIds}` | which of these live sessions must end → `{sessions: [{sessionId, state}]}`, state `Live`, `Ended` (EndTerminalSession) or `InstanceNotRunning` |
 //! | `POST /channels` `{sessionId, token, clientIp, gatewayId, instanceId?}` | the same check, then allocates a channel for one client connection (`Connecting`) under the per-instance limit → `{channelId, instanceId, spec, session}` |
+//! | `POST /channels/{channelId}/resume` `{sessionId, token}` | a restarted gateway takes over a live channel of the session (a 1.02 client reconnecting) → like `POST /channels` |
 //! | `GET /channels/{channelId}` | the spec an agent pulls after its kick → `{channelId, sessionId, instanceId, status, spec}` |
 //! | `POST /channels/{channelId}/state` `{status?, closedReason?, failedDetail?, bytesIn?, bytesOut?}` | records a connection's progress and byte counts |
 //! | `POST /agents/register` `{activationId, activationCode, publicKey, …}` | registers an agent → `{instanceId}` |
@@ -65,6 +66,7 @@ pub fn router(shared: Arc<Shared>) -> axum::Router<Arc<Shared>> {
         .route("/channels", post(open_channel))
         .route("/channels/{channel_id}", get(channel))
         .route("/channels/{channel_id}/state", post(channel_state))
+        .route("/channels/{channel_id}/resume", post(resume_channel))
         .route("/agents/register", post(register))
         .route("/agents/{instance_id}/heartbeat", post(heartbeat))
         .route("/agents/{instance_id}", get(agent))
@@ -351,4 +353,32 @@ async fn session_states(State(shared): State<Arc<Shared>>, Json(r): Json<StatesR
         .map(|(id, state)| json!({"sessionId": id, "state": state}))
         .collect();
     Ok(Json(json!({"sessions": sessions})))
+}
+
+async fn resume_channel(
+    State(shared): State<Arc<Shared>>,
+    Path(channel_id): Path<String>,
+    Json(r): Json<TokenRequest>,
+) -> Answer {
+    let session = check(&shared, &r).await?;
+    let connection = shared
+        .store
+        .connection(&channel_id)
+        .await?
+        .filter(|c| {
+            c.session_id == session.id && matches!(c.status.as_str(), "Connecting" | "Connected")
+        })
+        .ok_or_else(|| {
+            Refusal(
+                StatusCode::NOT_FOUND,
+                "ChannelNotFound",
+                "no live channel of this session".into(),
+            )
+        })?;
+    Ok(Json(json!({
+        "channelId": connection.channel_id,
+        "instanceId": connection.instance_id,
+        "spec": spec(&shared, &session, &connection.channel_id),
+        "session": session_view(&shared, &session),
+    })))
 }

@@ -45,6 +45,10 @@ pub async fn session(
             "sessionId and token are required",
         );
     }
+    // A 1.02 client coming back appends the channel it had.
+    if let Some(channel_id) = query.get("channelId").filter(|c| !c.is_empty()) {
+        return reconnect(shared, ws, &session_id, &token, channel_id).await;
+    }
     let opened = match shared
         .cp
         .open_channel(
@@ -56,30 +60,73 @@ pub async fn session(
         .await
     {
         Ok(opened) => opened,
-        Err(CpError::Refused {
-            status,
-            code,
-            message,
-        }) => {
-            tracing::info!(%session_id, %code, "client refused");
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
-            return refuse(status, &code, &message);
-        }
-        Err(CpError::Unavailable(why)) => {
-            tracing::warn!(%why, "control plane unavailable for a client");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                "the control plane is unavailable",
-            );
-        }
+        Err(e) => return refusal(&session_id, e),
     };
     let events = shared.channels.register(
         &opened.channel_id,
         &opened.session.session_id,
         &opened.instance_id,
     );
-    ws.on_upgrade(move |socket| relay::run(shared, opened, socket, events))
+    ws.on_upgrade(move |socket| relay::run(shared, opened, socket, events, relay::Start::Kick))
+}
+
+/// A reconnect: to the live relay of the channel, or — when this gateway does not know it, as
+/// after a restart — by taking the channel over from the control plane, without a new kick.
+async fn reconnect(
+    shared: Arc<Shared>,
+    ws: WebSocketUpgrade,
+    session_id: &str,
+    token: &str,
+    channel_id: &str,
+) -> Response {
+    if let Some(events) = shared.channels.client_sender(channel_id, session_id) {
+        if let Err(e) = shared.cp.verify(session_id, token).await {
+            return refusal(session_id, e);
+        }
+        return ws.on_upgrade(move |socket| async move {
+            let _ = events
+                .send(relay::RelayEvent::ClientSocket(Box::new(socket)))
+                .await;
+        });
+    }
+    let opened = match shared
+        .cp
+        .resume_channel(channel_id, session_id, token)
+        .await
+    {
+        Ok(opened) => opened,
+        Err(e) => return refusal(session_id, e),
+    };
+    tracing::info!(%channel_id, "taking over a channel after a restart");
+    let events = shared.channels.register(
+        &opened.channel_id,
+        &opened.session.session_id,
+        &opened.instance_id,
+    );
+    ws.on_upgrade(move |socket| relay::run(shared, opened, socket, events, relay::Start::Resume))
+}
+
+/// A control plane refusal as the HTTP answer to the upgrade.
+fn refusal(session_id: &str, error: CpError) -> Response {
+    match error {
+        CpError::Refused {
+            status,
+            code,
+            message,
+        } => {
+            tracing::info!(%session_id, %code, "client refused");
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            refuse(status, &code, &message)
+        }
+        CpError::Unavailable(why) => {
+            tracing::warn!(%why, "control plane unavailable for a client");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "the control plane is unavailable",
+            )
+        }
+    }
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {

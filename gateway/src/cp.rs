@@ -42,6 +42,9 @@ pub struct SessionView {
     /// Bytes per second; 0 = unlimited.
     #[serde(default)]
     pub rate_limit: u64,
+    /// Unix seconds when the WebSocketUrl stops being valid.
+    #[serde(default)]
+    pub url_expires_at: i64,
 }
 
 /// A channel as an agent pulls it.
@@ -144,6 +147,30 @@ impl ControlPlane {
         let body = json!({"sessionId": session_id, "token": token, "clientIp": client_ip, "gatewayId": gateway_id});
         self.call(reqwest::Method::POST, "/channels", Some(body))
             .await
+    }
+
+    /// Checks a client's token without allocating anything (a reconnect to a live channel).
+    pub async fn verify(&self, session_id: &str, token: &str) -> Result<(), CpError> {
+        let body = json!({"sessionId": session_id, "token": token});
+        self.call::<Value>(reqwest::Method::POST, "/sessions/verify", Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// Takes over a live channel of the session after this gateway restarted.
+    pub async fn resume_channel(
+        &self,
+        channel_id: &str,
+        session_id: &str,
+        token: &str,
+    ) -> Result<Opened, CpError> {
+        let body = json!({"sessionId": session_id, "token": token});
+        self.call(
+            reqwest::Method::POST,
+            &format!("/channels/{channel_id}/resume"),
+            Some(body),
+        )
+        .await
     }
 
     /// The channel an agent was kicked for.

@@ -30,6 +30,8 @@ pub struct Shared {
     pub kicks: kick::Kicks,
     pub channels: relay::Channels,
     pub identities: agent_surface::identity::Identities,
+    /// Turns true when the gateway shuts down: relays tell 1.02 clients to come back.
+    pub closing: tokio::sync::watch::Sender<bool>,
     /// Bandwidth buckets of the sessions relayed here, shared by their connections.
     pub rates: std::sync::Mutex<
         std::collections::HashMap<String, std::sync::Weak<relay::rate::SessionRate>>,
@@ -68,6 +70,7 @@ impl Gateway {
             channels: relay::Channels::default(),
             identities: Default::default(),
             rates: Default::default(),
+            closing: tokio::sync::watch::Sender::new(false),
             config,
         });
         Ok(Self { shared, tls })
@@ -86,6 +89,12 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let watcher = tokio::spawn(relay::watch_sessions(self.shared.clone()));
+        let shared = self.shared.clone();
+        // WebSockets outlive axum's graceful shutdown, so relays are told themselves.
+        let shutdown = async move {
+            shutdown.await;
+            shared.closing.send_replace(true);
+        };
         let router = agent_surface::router()
             .route("/session", get(client::session))
             .with_state(self.shared.clone())
@@ -107,6 +116,11 @@ impl Gateway {
             }
         }
         watcher.abort();
+        // Give relays a moment to tell their clients (bounded: a stuck one does not hold us).
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        while !self.shared.channels.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         Ok(())
     }
 }

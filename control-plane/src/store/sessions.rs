@@ -435,7 +435,10 @@ impl Store {
 
     /// For each session id: `Ended`, `InstanceNotRunning` (its instance stopped), or `Live`.
     /// Unknown ids are left out.
-    pub async fn session_states(&self, ids: &[String]) -> sqlx::Result<Vec<(String, &'static str)>> {
+    pub async fn session_states(
+        &self,
+        ids: &[String],
+    ) -> sqlx::Result<Vec<(String, &'static str)>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }

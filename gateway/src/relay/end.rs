@@ -4,6 +4,9 @@ use axt_proto::status::{closed_reason, reason, AgentResult};
 
 /// ClosedReason of a connection closed for the idle timeout (the newer agents' result name).
 const IDLE_TIMEOUT: &str = "IdleTimeout";
+/// ClosedReason and client reason when the gateway stops under a schema-1.01 client (a 1.02
+/// client is told Frozen and reconnects).
+const GATEWAY_SHUTDOWN: &str = "GatewayShutdown";
 /// What a client is told when EndTerminalSession ended its session.
 const SESSION_ENDED: &str = "SessionEnded";
 
@@ -26,6 +29,8 @@ pub enum End {
     InstanceNotRunning,
     /// No data either way for the idle timeout.
     IdleTimeout,
+    /// The gateway is shutting down.
+    GatewayShutdown,
 }
 
 impl End {
@@ -64,6 +69,7 @@ impl End {
                 Some("the instance was stopped".into()),
             ),
             Self::IdleTimeout => ("Terminated", IDLE_TIMEOUT, None),
+            Self::GatewayShutdown => ("Terminated", GATEWAY_SHUTDOWN, None),
         }
     }
 
@@ -78,6 +84,7 @@ impl End {
             Self::SessionEnded => Some(SESSION_ENDED),
             Self::InstanceNotRunning => Some(closed_reason::INSTANCE_NOT_RUNNING),
             Self::IdleTimeout => Some(reason::AGENT_TIMEOUT),
+            Self::GatewayShutdown => Some(GATEWAY_SHUTDOWN),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use axt_proto::{
     agent_frame::{set_size_payload, AgentFrame, AgentMessageType},
-    client_frame::{ClientFrame, ClientMessageType, SCHEMA_1_01},
+    client_frame::{ClientFrame, ClientMessageType, SCHEMA_1_01, SCHEMA_1_02},
     status::{status_payload, ChannelState},
 };
 use axum::extract::ws::Message;
@@ -36,7 +36,7 @@ pub struct Framer {
     pub client_schema: String,
     agent_seq: i64,
     output_seq: u32,
-    /// 1.02: the last input sequence number received, acknowledged in every Output.
+    /// 1.02: the last input sequence number applied, acknowledged in every Output.
     pub last_input_seq: u32,
 }
 
@@ -85,9 +85,9 @@ impl Framer {
         }
     }
 
-    /// Output frames for the client, split to what one frame can carry. In 1.02 each carries
-    /// the last input sequence number (a piggybacked ack) and its own output sequence number.
-    pub fn output(&mut self, payload: &[u8]) -> Vec<Message> {
+    /// Output frames for the client, split to what one frame can carry, each with its output
+    /// sequence number (1.02 keeps them for replay).
+    pub fn output(&mut self, payload: &[u8]) -> Vec<(u32, Vec<u8>, Message)> {
         let chunks: Vec<&[u8]> = if payload.is_empty() {
             vec![&[]]
         } else {
@@ -97,14 +97,32 @@ impl Framer {
             .into_iter()
             .filter_map(|chunk| {
                 self.output_seq = self.output_seq.wrapping_add(1);
-                let seq = if self.client_schema.as_str() >= "1.02" {
-                    u64::from(self.last_input_seq) | (u64::from(self.output_seq) << 32)
-                } else {
-                    u64::from(self.output_seq - 1)
-                };
-                self.client_frame(ClientMessageType::Output, seq, chunk.to_vec())
+                let msg = self.output_at(self.output_seq, chunk)?;
+                Some((self.output_seq, chunk.to_vec(), msg))
             })
             .collect()
+    }
+
+    /// The Output frame numbered `output_seq` (a replay reuses its number). In 1.02 it also
+    /// carries the last input sequence number applied: a piggybacked cumulative ack.
+    pub fn output_at(&self, output_seq: u32, chunk: &[u8]) -> Option<Message> {
+        let seq = if self.is_v102() {
+            u64::from(self.last_input_seq) | (u64::from(output_seq) << 32)
+        } else {
+            u64::from(output_seq.wrapping_sub(1))
+        };
+        self.client_frame(ClientMessageType::Output, seq, chunk.to_vec())
+    }
+
+    /// A 1.02 Sync asking the client to resend its inputs from `next_input_seq` on.
+    pub fn sync(&self, next_input_seq: u32) -> Option<Message> {
+        let seq = u64::from(next_input_seq) | (u64::from(self.output_seq) << 32);
+        self.client_frame(ClientMessageType::Sync, seq, Vec::new())
+    }
+
+    /// Whether the client speaks 1.02 (sequence pairs, Sync, reconnects).
+    pub fn is_v102(&self) -> bool {
+        self.client_schema.as_str() >= SCHEMA_1_02
     }
 
     /// A Status frame for the client.

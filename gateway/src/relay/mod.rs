@@ -2,6 +2,8 @@
 //! channel here before the agent is kicked; the agent's data channel upgrade and its result
 //! report find the relay through this registry.
 
+mod agent_side;
+mod client_side;
 mod end;
 mod frames;
 pub mod rate;
@@ -20,7 +22,7 @@ use axum::{
 };
 use tokio::sync::mpsc;
 
-pub use session::run;
+pub use session::{run, Start};
 
 use crate::{agent_surface::identity::Verified, cp::StateUpdate, Shared};
 
@@ -44,6 +46,8 @@ pub enum RelayEvent {
     AgentResult(AgentResult),
     /// The session must end: `Ended` (EndTerminalSession) or `InstanceNotRunning`.
     SessionEnded(&'static str),
+    /// A 1.02 client reconnected to this channel.
+    ClientSocket(Box<WebSocket>),
 }
 
 /// Events for one relay. Small: a data channel or a result arrives a few times per session.
@@ -106,6 +110,28 @@ impl Channels {
             // A full queue means the relay is already ending; it will not miss much.
             let _ = link.events.try_send(RelayEvent::SessionEnded(why));
         }
+    }
+
+    /// The event queue of `channel_id`, if it is live and belongs to `session_id` (a client
+    /// reconnecting).
+    pub fn client_sender(
+        &self,
+        channel_id: &str,
+        session_id: &str,
+    ) -> Option<mpsc::Sender<RelayEvent>> {
+        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        links
+            .get(channel_id)
+            .filter(|l| l.session_id == session_id)
+            .map(|l| l.events.clone())
+    }
+
+    /// Whether no relay is left.
+    pub fn is_empty(&self) -> bool {
+        self.links
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     /// The event queue of `channel_id`, if it is live and belongs to `instance_id`.

@@ -1,0 +1,157 @@
+//! The client's side of a relay: what each client frame becomes, and — for schema 1.02 — the
+//! reliability the web client expects: input sequence numbers applied once, output kept until
+//! acknowledged and replayed on Sync or after a reconnect.
+
+use axt_proto::{
+    agent_frame::AgentMessageType,
+    client_frame::{parse_resize, ClientFrame, ClientMessageType},
+};
+use axum::extract::ws::Message;
+use tokio::time::Instant;
+
+use super::{end::End, session::Relay};
+
+/// Output kept for a 1.02 client's replay, in bytes. While the client is connected the oldest
+/// is let go past it (it was delivered); while it is away the agent stops being read instead.
+pub const MAX_REPLAY_BYTES: usize = 4 << 20;
+
+impl Relay {
+    /// One client message. Returns how the relay ends, if it does.
+    pub(super) async fn on_client(&mut self, msg: Message) -> Option<End> {
+        let bytes = match msg {
+            Message::Binary(b) => b.to_vec(),
+            Message::Text(t) => t.as_bytes().to_vec(),
+            Message::Close(_) => return Some(End::ClientClosed),
+            _ => return None,
+        };
+        let frame = match ClientFrame::decode(&bytes) {
+            Ok(frame) => frame,
+            Err(error) => {
+                tracing::warn!(%error, "ignoring a malformed client frame");
+                return None;
+            }
+        };
+        super::frames::trace("client→gateway", &frame.kind, frame.seq, &frame.payload);
+        if !frame.schema.is_empty() && frame.schema != self.framer.client_schema {
+            self.framer.client_schema.clone_from(&frame.schema);
+        }
+        if matches!(
+            frame.kind,
+            ClientMessageType::Input | ClientMessageType::Resize
+        ) {
+            // An empty Input is the web client's keep-alive: data for the idle timeout only.
+            self.last_data = Instant::now();
+            if frame.is_v102() && !self.first_application(&frame) {
+                return None;
+            }
+        }
+        if frame.is_v102() {
+            self.acknowledged(frame.output_seq());
+        }
+        match frame.kind {
+            ClientMessageType::Input if !frame.payload.is_empty() => {
+                self.bytes_in += frame.payload.len() as u64;
+                // Waiting here stops reading the client: the limit pushes back through its socket.
+                self.rate.up.take(frame.payload.len()).await;
+                let msg = self
+                    .framer
+                    .agent_frame(AgentMessageType::Input, frame.payload)?;
+                self.send_agent(msg).await;
+            }
+            ClientMessageType::Resize if !self.is_port() => {
+                let size = parse_resize(&frame.payload)?;
+                self.size = Some(size);
+                if self.released {
+                    let msg = self.framer.set_size(size)?;
+                    self.send_agent(msg).await;
+                }
+            }
+            // ali-instance-cli sends Close when the local side of a forward ends, and then waits
+            // for the gateway to close the WebSocket. Output still on its way is relayed first:
+            // an agent that can half-close gets CloseChannel and ends the session when the
+            // target has said all it has to say; a stock agent gets a short grace.
+            ClientMessageType::Close if self.is_port() => self.client_done = true,
+            // For a shell, Close is the end of the client's input: on a terminal, Ctrl-D.
+            ClientMessageType::Close => {
+                let msg = self
+                    .framer
+                    .agent_frame(AgentMessageType::Input, vec![0x04])?;
+                self.send_agent(msg).await;
+            }
+            ClientMessageType::Sync => self.on_sync(frame.output_seq()).await,
+            _ => {}
+        }
+        None
+    }
+
+    /// 1.02: whether this Input or Resize is new. A client resends what it has not seen
+    /// acknowledged after a reconnect; what was applied already is not applied twice.
+    fn first_application(&mut self, frame: &ClientFrame) -> bool {
+        let seq = frame.input_seq();
+        if seq != 0 && seq <= self.framer.last_input_seq {
+            tracing::debug!(seq, "dropping an input already applied");
+            return false;
+        }
+        self.framer.last_input_seq = seq;
+        true
+    }
+
+    /// 1.02: the client has every output up to `output_seq`.
+    fn acknowledged(&mut self, output_seq: u32) {
+        while self
+            .replay
+            .front()
+            .is_some_and(|(seq, _)| *seq <= output_seq)
+        {
+            if let Some((_, chunk)) = self.replay.pop_front() {
+                self.replay_bytes -= chunk.len();
+            }
+        }
+    }
+
+    /// 1.02 Sync: the client saw a gap (or just reconnected). Replay every output after what it
+    /// has, then ask it to resend its inputs from the first one not applied.
+    async fn on_sync(&mut self, client_has: u32) {
+        self.acknowledged(client_has);
+        let replay: Vec<Message> = self
+            .replay
+            .iter()
+            .filter_map(|(seq, chunk)| self.framer.output_at(*seq, chunk))
+            .collect();
+        tracing::info!(
+            frames = replay.len(),
+            from = client_has + 1,
+            "replaying output after a Sync"
+        );
+        for msg in replay {
+            self.send_client(msg).await;
+        }
+        if let Some(msg) = self.framer.sync(self.framer.last_input_seq.wrapping_add(1)) {
+            self.send_client(msg).await;
+        }
+    }
+
+    /// Sends agent output (or the early empty Output) to the client, keeping it for replay when
+    /// the client speaks 1.02.
+    pub(super) async fn output(&mut self, payload: &[u8]) {
+        for (seq, chunk, msg) in self.framer.output(payload) {
+            if self.framer.is_v102() {
+                self.replay_bytes += chunk.len();
+                self.replay.push_back((seq, chunk));
+                while self.client.is_some() && self.replay_bytes > MAX_REPLAY_BYTES {
+                    if let Some((_, old)) = self.replay.pop_front() {
+                        self.replay_bytes -= old.len();
+                    }
+                }
+            }
+            self.send_client(msg).await;
+        }
+    }
+
+    /// Sends to the client if it is there; a failed send is noticed by the next read.
+    pub(super) async fn send_client(&mut self, msg: Message) {
+        if let Some(client) = self.client.as_mut() {
+            let _ = client.send(msg).await;
+        }
+    }
+}

@@ -15,6 +15,10 @@ use serde_json::json;
 
 use crate::{cp::CpError, listener::Peer, relay, Shared};
 
+/// The largest client message accepted: clients send at most 32 KiB of input per frame; a
+/// larger message closes that connection instead of being buffered.
+pub const MAX_MESSAGE: usize = 1 << 20;
+
 pub async fn session(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
@@ -22,6 +26,7 @@ pub async fn session(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
     // ali-instance-cli rewrites the first `sessionid` to `sessionId`; accept either.
     let session_id = query
         .get("sessionId")

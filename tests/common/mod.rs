@@ -1,12 +1,15 @@
 //! The whole stack for end-to-end tests: a control plane and a gateway in this process on
 //! port 0, the real `axt-agent` and `axt` binaries as child processes, and helpers to wait on
-//! what they print with bounded timeouts. Every address is loopback.
+//! what they print with bounded timeouts. Every address is loopback, except in the stories
+//! across network namespaces (`netns`), where the stack listens on a lab address of its own.
 
 pub mod api;
+pub mod client;
+pub mod netns;
 pub mod pty;
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::Arc,
@@ -55,11 +58,18 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts both services; `cp_flags` and `gw_flags` are added to their command lines.
+    /// Starts both services on loopback; `cp_flags` and `gw_flags` are added to their command
+    /// lines.
     pub async fn start(cp_flags: &[&str], gw_flags: &[&str]) -> Self {
+        Self::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), cp_flags, gw_flags).await
+    }
+
+    /// Starts both services listening on `host` (port 0 each): the gateway's public URL, and so
+    /// its certificate and every session URL, name that address.
+    pub async fn start_on(host: IpAddr, cp_flags: &[&str], gw_flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let cp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gw_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let cp_listener = tokio::net::TcpListener::bind((host, 0)).await.unwrap();
+        let gw_listener = tokio::net::TcpListener::bind((host, 0)).await.unwrap();
         let (cp_addr, gw_addr) = (
             cp_listener.local_addr().unwrap(),
             gw_listener.local_addr().unwrap(),
@@ -164,6 +174,13 @@ impl Stack {
     /// Registers and runs a real agent (a managed instance); returns its instance id once its
     /// kick channel is up.
     pub async fn agent(&mut self, extra: &[&str]) -> String {
+        self.agent_via(&[], extra).await
+    }
+
+    /// Like [`Stack::agent`], with both `axt-agent register` and `axt-agent run` started
+    /// through `launcher` (a program and its arguments that end by running the command they are
+    /// given, such as `ip netns exec NS`), so the agent can run on another (network) host.
+    pub async fn agent_via(&mut self, launcher: &[String], extra: &[&str]) -> String {
         let act = self
             .api()
             .call("CreateActivation", &[("RegionId", REGION)])
@@ -173,7 +190,7 @@ impl Stack {
             .dir
             .path()
             .join(format!("agent-{}", self.children.len()));
-        let status = Command::new(bin("axt-agent"))
+        let status = launched(launcher, &bin("axt-agent"))
             .args([
                 "register",
                 "--server",
@@ -195,7 +212,7 @@ impl Stack {
             .unwrap()
             .trim()
             .to_owned();
-        let child = Command::new(bin("axt-agent"))
+        let child = launched(launcher, &bin("axt-agent"))
             .args(["run", "--state-dir"])
             .arg(&state)
             .args(default_user_args())
@@ -209,6 +226,11 @@ impl Stack {
         let gateway = self.gateway.clone();
         wait_for(Duration::from_secs(30), || gateway.kicks.online(&instance)).await;
         instance
+    }
+
+    /// Ids of the sessions with a connection through this stack's gateway.
+    pub async fn live_session_ids(&self) -> Vec<String> {
+        self.gateway.channels.live_sessions()
     }
 
     /// Kills every agent this stack started (SIGKILL: no goodbye to the gateway).
@@ -255,6 +277,33 @@ impl Drop for Stack {
         }
     }
 }
+
+/// `program` run through `launcher` (nothing when empty); proxy settings removed, as nothing
+/// here goes through a proxy.
+fn launched(launcher: &[String], program: &Path) -> Command {
+    let mut cmd = match launcher.split_first() {
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    };
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The environment variables that would send HTTP(S) through a proxy.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
 
 /// The agent's `--default-user`: sessions run as a non-root user. As root (CI) that is a test
 /// user created on demand; otherwise the current user.

@@ -194,6 +194,9 @@ pub async fn agent_backend(
         tracing::warn!(instance_id = %agent.instance_id, %channel_id, "data channel for no live channel");
         return (StatusCode::NOT_FOUND, "no such channel").into_response();
     };
+    let ws = ws
+        .max_message_size(crate::client::MAX_MESSAGE)
+        .max_frame_size(crate::client::MAX_MESSAGE);
     ws.on_upgrade(move |socket| async move {
         if events
             .send(RelayEvent::AgentSocket(Box::new(AgentSocket {

@@ -127,8 +127,16 @@ async fn kick_channel(
     let (link, mut kicks) = shared.kicks.attach(&verified.instance_id);
     tracing::info!("kick channel open");
     let mut keepalive = tokio::time::interval(Duration::from_secs(30));
+    let mut closing = shared.closing.subscribe();
     let reason = loop {
         tokio::select! {
+            // On shutdown the agent is let go at once, so that it re-dials the next gateway.
+            changed = closing.changed() => {
+                if changed.is_err() || *closing.borrow_and_update() {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break "gateway shutting down";
+                }
+            }
             kick = kicks.recv() => match kick {
                 Some(kick) => {
                     tracing::debug!(%kick, "kicking");

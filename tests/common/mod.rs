@@ -6,6 +6,7 @@
 pub mod api;
 pub mod client;
 pub mod netns;
+pub mod proxy;
 pub mod pty;
 
 use std::{
@@ -24,7 +25,7 @@ pub use api::Api;
 pub const KEY_ID: &str = "LTAIe2eTestKey0000000001";
 pub const SECRET: &str = "e2e-test-secret";
 pub const REGION: &str = "cn-hangzhou";
-const INTERNAL_TOKEN: &str = "e2e-internal-token";
+pub const INTERNAL_TOKEN: &str = "e2e-internal-token";
 
 /// Where the workspace's binaries are: `AXT_BIN_DIR`, else `target/debug` of the workspace.
 pub fn bin(name: &str) -> PathBuf {

@@ -20,15 +20,38 @@ const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 impl Relay {
     /// Sends to the agent now, or holds the frame until the agent is ready for it.
     pub(super) async fn send_agent(&mut self, msg: Message) {
-        match (&mut self.agent, self.released) {
-            (Some(agent), true) => {
-                if agent.send(msg).await.is_err() {
-                    tracing::debug!("agent send failed; it may reconnect");
-                }
+        if let (Some(agent), true) = (&mut self.agent, self.released) {
+            match agent.send(msg.clone()).await {
+                Ok(()) => return,
+                // The data channel broke under us: hold the frame for the agent's re-dial.
+                Err(_) => self.agent_lost(),
             }
-            _ => {
+        }
+        self.held_bytes += message_len(&msg);
+        self.held.push_back(msg);
+    }
+
+    /// The agent's data channel is gone; it has a grace period to come back.
+    pub(super) fn agent_lost(&mut self) {
+        if self.agent.take().is_some() {
+            tracing::info!("agent data channel closed");
+            self.lost_since = Some(Instant::now());
+        }
+    }
+
+    /// Sends what was held while the agent was away (after a re-dial).
+    pub(super) async fn flush_held(&mut self) {
+        while let Some(msg) = self.held.pop_front() {
+            self.held_bytes = self.held_bytes.saturating_sub(message_len(&msg));
+            let Some(agent) = self.agent.as_mut() else {
+                self.held.push_front(msg);
+                return;
+            };
+            if agent.send(msg.clone()).await.is_err() {
                 self.held_bytes += message_len(&msg);
-                self.held.push_back(msg);
+                self.held.push_front(msg);
+                self.agent_lost();
+                return;
             }
         }
     }
@@ -81,15 +104,7 @@ impl Relay {
                 self.held.push_front(msg);
             }
         }
-        let Some(agent) = self.agent.as_mut() else {
-            return;
-        };
-        while let Some(msg) = self.held.pop_front() {
-            if agent.send(msg).await.is_err() {
-                break;
-            }
-        }
-        self.held_bytes = 0;
+        self.flush_held().await;
     }
 
     /// Relays what the agent still sends until it closes the data channel, for at most

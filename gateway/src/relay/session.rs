@@ -58,6 +58,8 @@ pub(super) struct Relay {
     pub(super) replay_bytes: usize,
     pub(super) bytes_in: u64,
     pub(super) bytes_out: u64,
+    /// When the agent's data channel was lost, if it is gone now.
+    pub(super) lost_since: Option<Instant>,
     /// The last time data went either way, for the idle timeout.
     pub(super) last_data: Instant,
     /// The session's bandwidth, shared with its other connections through this gateway.
@@ -96,6 +98,7 @@ pub async fn run(
         replay_bytes: 0,
         bytes_in: 0,
         bytes_out: 0,
+        lost_since: None,
         last_data: Instant::now(),
         rate,
     };
@@ -136,7 +139,7 @@ impl Relay {
         let hold = Duration::from_millis(config.input_hold_ms);
         let idle = Duration::from_secs(config.idle_timeout_secs);
         let mut closing = self.shared.closing.subscribe();
-        let (mut release_at, mut lost_at, mut close_at, mut detached_at) = (None, None, None, None);
+        let (mut release_at, mut close_at, mut detached_at) = (None, None, None);
         let mut close_sent = false;
         let mut ever_connected = false;
         loop {
@@ -169,7 +172,10 @@ impl Relay {
                         }
                         self.agent = Some(socket);
                         self.half_close = half_close;
-                        lost_at = None;
+                        self.lost_since = None;
+                        if self.released {
+                            self.flush_held().await;
+                        }
                     }
                     Some(RelayEvent::ClientSocket(socket)) => {
                         tracing::info!("client reconnected");
@@ -186,15 +192,11 @@ impl Relay {
                 },
                 msg = recv(&mut self.agent), if reading_agent => match msg {
                     Some(Ok(msg)) => self.on_agent(msg).await,
-                    Some(Err(_)) | None => {
-                        tracing::info!("agent data channel closed");
-                        self.agent = None;
-                        lost_at = Some(Instant::now() + AGENT_GRACE);
-                    }
+                    Some(Err(_)) | None => self.agent_lost(),
                 },
                 _ = sleep_until(Some(delivery)), if !ever_connected => return End::DeliveryTimeout,
                 _ = sleep_until(release_at), if !self.released && self.agent.is_some() => self.release().await,
-                _ = sleep_until(lost_at) => return End::AgentLost,
+                _ = sleep_until(self.lost_since.map(|at| at + AGENT_GRACE)) => return End::AgentLost,
                 _ = sleep_until(close_at) => return End::ClientClosed,
                 _ = sleep_until(detached_at) => return End::ClientClosed,
                 _ = tokio::time::sleep_until(self.last_data + idle) => return End::IdleTimeout,

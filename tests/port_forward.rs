@@ -260,10 +260,9 @@ async fn ssh_runs_commands_on_a_private_host_and_on_the_instance() {
         .args(keys.client_options())
         .arg("-o")
         .arg(format!(
-            "ProxyCommand={} ssh --instance {} --target-server {} --port 22",
+            "ProxyCommand={} ssh --instance {} --target-server %h --port %p",
             axt.display(),
             w.instance,
-            w.lab.target_ip
         ))
         .arg(format!("root@{}", w.lab.target_ip))
         .arg("echo ok-$((6*7)); echo from $SSH_CONNECTION");

@@ -110,6 +110,12 @@ pub enum Command {
     /// Relay stdin/stdout to a port of an instance, for OpenSSH's ProxyCommand:
     /// `ssh -o ProxyCommand='axt ssh --instance %h' user@i-x`.
     Ssh(SshArgs),
+    /// Run a whole axtlab region on this machine: a control plane, a gateway, instances with
+    /// axt-agent and a private target host only the instances reach.
+    ///
+    /// As root with `ip` (iproute2), every instance and the target get a network namespace of
+    /// their own; otherwise everything shares loopback and the target is not isolated.
+    Lab(LabArgs),
 }
 
 /// `axt api ACTION [--Name value]…`
@@ -195,6 +201,91 @@ pub struct SshArgs {
     pub relay: RelayArgs,
 }
 
+/// `axt lab (up | down | env)`
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    /// What to do with the lab.
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+/// The lab's commands.
+#[derive(Subcommand, Debug)]
+pub enum LabCommand {
+    /// Start the lab in the background and print how to use it.
+    Up(LabUpArgs),
+    /// Stop every process of the lab and remove its network namespaces and links.
+    Down(LabDownArgs),
+    /// Print the `export` lines for a running lab: `eval "$(axt lab env)"`.
+    Env(LabDirArgs),
+    /// Internal: the private target's web service (started by `lab up` in the target's
+    /// namespace).
+    #[command(hide = true)]
+    ServeTarget(ServeTargetArgs),
+}
+
+/// Where a lab keeps its state.
+#[derive(Args, Debug, Clone)]
+pub struct LabDirArgs {
+    /// The lab's directory: state, logs, databases, the lab CA, the agents' identities.
+    #[arg(long, default_value = "axt-data/lab")]
+    pub dir: PathBuf,
+}
+
+/// `axt lab up`
+#[derive(Args, Debug)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+    /// How many instances (hosts running axt-agent).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub instances: u8,
+    /// Share loopback instead of creating network namespaces, even as root. The private target
+    /// is then reachable from this host too.
+    #[arg(long)]
+    pub loopback: bool,
+    /// Use 10.213.N.0/24 for the namespaces (1–254); else the first N no address or route of
+    /// this host uses.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=254), conflicts_with = "loopback")]
+    pub net_index: Option<u8>,
+    /// The control plane's port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub api_port: u16,
+    /// The gateway's port (0: any free port).
+    #[arg(long, default_value_t = 8443)]
+    pub gateway_port: u16,
+    /// Log every frame the gateway relays (`RUST_LOG=info,axt::frames=debug` for the gateway).
+    #[arg(long)]
+    pub trace_frames: bool,
+    /// The user shells run as when a session names none (axt-agent's --default-user).
+    #[arg(long)]
+    pub default_user: Option<String>,
+}
+
+/// `axt lab down`
+#[derive(Args, Debug)]
+pub struct LabDownArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+    /// Also delete the lab's directory (databases, CA, identities, logs).
+    #[arg(long)]
+    pub purge: bool,
+}
+
+/// `axt lab serve-target`
+#[derive(Args, Debug)]
+pub struct ServeTargetArgs {
+    /// The address to serve on.
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    /// The host name the page shows.
+    #[arg(long, default_value = "target")]
+    pub name: String,
+    /// A file written once the listener is bound.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +368,24 @@ mod tests {
         assert!(!ok(&[]));
         assert!(!ok(&["-i", "i-x", "-u", "ws://h/"]));
         assert!(!ok(&["-u", "ws://h/", "--port", "22"]));
+    }
+
+    #[test]
+    fn lab_up_has_defaults_for_a_newcomer() {
+        let cli = Cli::try_parse_from(["axt", "lab", "up"]).unwrap();
+        let Command::Lab(LabArgs {
+            command: LabCommand::Up(up),
+        }) = cli.command
+        else {
+            panic!("not lab up")
+        };
+        assert_eq!(up.instances, 2);
+        assert_eq!((up.api_port, up.gateway_port), (8080, 8443));
+        assert!(!up.loopback && !up.trace_frames);
+        let parse = |args: &[&str]| Cli::try_parse_from([&["axt", "lab", "up"], args].concat());
+        assert!(parse(&["--instances", "0"]).is_err());
+        assert!(parse(&["--instances", "17"]).is_err());
+        assert!(parse(&["--loopback", "--net-index", "3"]).is_err());
+        assert!(parse(&["--net-index", "0"]).is_err());
     }
 }

@@ -6,13 +6,14 @@
 //! WebSocket, with [`tls`]) → [`channel`] (client frames 1.01) → [`session`] (the loop) with
 //! [`terminal`] (raw mode, sizes, stdin). `axt portforward` and `axt ssh` share the same path up
 //! to the channel, then relay raw bytes with [`relay`] ([`portforward`] per TCP connection,
-//! [`ssh`] over stdio).
+//! [`ssh`] over stdio). [`lab`] runs a whole region on this machine for trying all of that.
 
 use std::{path::PathBuf, process::ExitCode};
 
 pub mod api;
 pub mod args;
 pub mod channel;
+pub mod lab;
 pub mod portforward;
 pub mod profile;
 pub mod relay;
@@ -24,6 +25,10 @@ pub mod ws;
 
 /// Runs one command line; the exit code says how it went.
 pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
+    // The lab makes its own credentials; it needs no profile.
+    if let args::Command::Lab(lab) = &cli.command {
+        return lab::run(lab).await;
+    }
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let settings = profile::Settings::resolve(&cli.global, home.as_deref())?;
     match &cli.command {
@@ -31,6 +36,7 @@ pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Session(args) => session::run(&settings, args).await,
         args::Command::Portforward(args) => portforward::run(&settings, args).await,
         args::Command::Ssh(args) => ssh::run(&settings, args).await,
+        args::Command::Lab(args) => lab::run(args).await,
     }
 }
 

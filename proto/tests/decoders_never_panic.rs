@@ -10,7 +10,8 @@ use axt_proto::{
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4096))]
+    // PROPTEST_CASES sets the number of cases; .ci/run runs a longer fuzz pass this way.
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn no_decoder_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {

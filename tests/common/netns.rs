@@ -203,15 +203,19 @@ struct Slot {
 
 impl Slot {
     fn claim() -> Self {
-        let in_use = std::process::Command::new(IP)
-            .args(["-o", "-4", "addr", "show"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
+        // Addresses and routes already on this host (an `axt lab`, say) rule their N out.
+        let in_use: String = [
+            &["-o", "-4", "addr", "show"][..],
+            &["-4", "route", "show", "table", "all"],
+        ]
+        .iter()
+        .filter_map(|args| std::process::Command::new(IP).args(*args).output().ok())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .collect();
         let start = std::process::id() as usize;
         for i in 0..250usize {
             let n = ((start + i) % 250) as u8 + 1;
-            if in_use.contains(&format!(" 10.213.{n}.")) {
+            if in_use.contains(&format!("10.213.{n}.")) {
                 continue;
             }
             let path = std::env::temp_dir().join(format!("axt-e2e-netns-slot-{n}"));

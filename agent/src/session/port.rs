@@ -20,6 +20,11 @@ use super::{
 
 /// Largest payload of a port Output frame, as the stock agent's.
 pub const PORT_CHUNK: usize = 2048;
+/// Largest payload of a port Output frame when the session has no bandwidth limit (a
+/// `flowLimit` of 0, which only axtlab sends): what the gateway puts in one client frame, so it
+/// passes through unsplit. Every frame costs a read, a header, a flush and a write at each hop;
+/// at 2048 bytes that caps a loopback forward near 150 MB/s (see the README's Performance).
+pub const PORT_CHUNK_UNLIMITED: usize = 32 * 1024;
 /// How long one address gets to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -107,6 +112,16 @@ fn check(addrs: &[SocketAddr], deny: &DenyList) -> Result<(), PortError> {
     Ok(())
 }
 
+/// The read size (and so the largest Output frame) of a port session at `flow_limit` bit/s: the
+/// stock agent's 2048 bytes whenever a limit paces the frames, larger when nothing does.
+pub fn chunk_for(flow_limit: u64) -> usize {
+    if flow_limit == 0 {
+        PORT_CHUNK_UNLIMITED
+    } else {
+        PORT_CHUNK
+    }
+}
+
 /// A relayed TCP connection.
 pub struct Port {
     /// `None` once the client finished sending (half-close).
@@ -116,14 +131,15 @@ pub struct Port {
 }
 
 impl Port {
-    /// Starts relaying `stream`: its bytes come out of the receiver as ≤ 2048-byte chunks.
-    pub fn relay(stream: TcpStream) -> (Self, mpsc::Receiver<Event>) {
+    /// Starts relaying `stream`: its bytes come out of the receiver as chunks of at most
+    /// `chunk` bytes.
+    pub fn relay(stream: TcpStream, chunk: usize) -> (Self, mpsc::Receiver<Event>) {
         let (mut read_half, mut write_half) = stream.into_split();
         let (output_tx, output_rx) = mpsc::channel(OUTPUT_QUEUE);
         let (input_tx, mut input_rx) = mpsc::channel::<Vec<u8>>(INPUT_QUEUE);
         let events = output_tx.clone();
         let reader = tokio::spawn(async move {
-            let mut buf = vec![0u8; PORT_CHUNK];
+            let mut buf = vec![0u8; chunk];
             let end = loop {
                 match read_half.read(&mut buf).await {
                     Ok(0) => break AgentResult::Ok,

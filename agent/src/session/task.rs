@@ -16,7 +16,7 @@ use super::{
     channel::{DataChannel, Inbound, Redial},
     chunk::SHELL_CHUNK,
     pacing::Pacer,
-    port::{self, Port, PORT_CHUNK},
+    port::{self, Port},
     runner::{Event, Runner},
     shell::{self, Shell},
     Context,
@@ -97,8 +97,10 @@ async fn serve(
         Ok(started) => started,
         Err(result) => return (result, Some(channel)),
     };
+    // A Status 7 frame may later impose a rate on an unlimited port session; its pacer's bucket
+    // is then one larger chunk, which changes the burst, not the average rate.
     let chunk = if spec.is_port_forward() {
-        PORT_CHUNK
+        port::chunk_for(spec.flow_limit)
     } else {
         SHELL_CHUNK
     };
@@ -116,7 +118,7 @@ async fn start(
     if spec.is_port_forward() {
         return match port::dial(&spec.target_host, &spec.port_number, &ctx.deny).await {
             Ok(stream) => {
-                let (port, events) = Port::relay(stream);
+                let (port, events) = Port::relay(stream, port::chunk_for(spec.flow_limit));
                 Ok((Runner::Port(port), events))
             }
             Err(e) => {

@@ -1,0 +1,760 @@
+//! `axt lab`: a whole axtlab region on one machine, without Docker — for newcomers, demos and
+//! the end-to-end tests.
+//!
+//! `axt lab up --instances 2` starts, in the background, the real binaries found next to
+//! `axt`: `axt-control-plane` on 127.0.0.1:8080, `axt-gateway`, and one `axt-agent` per
+//! instance, each registered through an activation (a managed instance `mi-…`), plus a
+//! private target host with a web service and, when OpenSSH is installed, sshd. As root with
+//! iproute2 every instance and the target are network namespaces ([`net`]): the target is
+//! reachable only from the instances, so the only way to it from this host is a port-forward
+//! session. Otherwise everything shares loopback, and the lab says that the target is then
+//! not isolated.
+//!
+//! Everything lives in the lab directory (default `./axt-data/lab`): `state.json` (what was
+//! started and created, [`state`]), `logs/` (one file per process), the control plane's
+//! SQLite and admin key, the gateway's CA, the agents' identities (kept, so the same
+//! instances come back on the next `up`). `axt lab down` stops the processes by pid and
+//! removes the namespaces, links and routes by name ([`procs`], [`net`]).
+
+pub mod net;
+pub mod procs;
+pub mod state;
+pub mod target;
+
+use std::{
+    fmt::Write as _,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _};
+use axt_proto::openapi::Params;
+
+use crate::{
+    api::ApiClient,
+    args::{GlobalArgs, LabArgs, LabCommand, LabDirArgs, LabDownArgs, LabUpArgs},
+    profile::Settings,
+};
+use net::Plan;
+use procs::{LogWatch, Started};
+use state::{Instance, LabState, Mode, Process, Target};
+
+/// The region of the lab's instances and sessions.
+pub const REGION: &str = "cn-hangzhou";
+/// How long a service gets to start listening.
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// How long `axt-agent register` may take.
+const REGISTER_LIMIT: Duration = Duration::from_secs(60);
+/// How long a process gets to exit after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// The log line that says an agent's kick channel is up: it can take sessions from then on.
+const AGENT_READY: &str = "kick channel open";
+/// The target's address in a loopback lab.
+const LOOPBACK_TARGET: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+/// sshd's port on the target in a loopback lab (22 is the host's own).
+const LOOPBACK_SSH_PORT: u16 = 2222;
+
+/// `axt lab …`.
+pub async fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        LabCommand::Up(up) => self::up(up).await,
+        LabCommand::Down(down) => self::down(down).await,
+        LabCommand::Env(dir) => env(dir),
+        LabCommand::ServeTarget(serve) => target::serve(serve).await,
+    }
+}
+
+/// The binaries `axt lab` runs: next to the running `axt`.
+struct Binaries {
+    axt: PathBuf,
+    control_plane: PathBuf,
+    gateway: PathBuf,
+    agent: PathBuf,
+}
+
+impl Binaries {
+    fn find() -> anyhow::Result<Self> {
+        let axt = std::env::current_exe().context("finding the axt executable")?;
+        let dir = axt.parent().context("axt has no directory")?.to_owned();
+        let next_to = |name: &str| -> anyhow::Result<PathBuf> {
+            let path = dir.join(name);
+            if !path.exists() {
+                bail!(
+                    "{name} is not next to axt in {}: build every binary first \
+                     (`cargo build --workspace --bins`)",
+                    dir.display()
+                );
+            }
+            Ok(path)
+        };
+        Ok(Self {
+            control_plane: next_to("axt-control-plane")?,
+            gateway: next_to("axt-gateway")?,
+            agent: next_to("axt-agent")?,
+            axt,
+        })
+    }
+}
+
+/// The lab being built: its directory, its state (saved at every step) and the handles of
+/// the processes started so far.
+struct Builder {
+    dir: PathBuf,
+    state: LabState,
+    started: Vec<Started>,
+}
+
+impl Builder {
+    fn save(&self) -> anyhow::Result<()> {
+        self.state.save(&self.dir)
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.log"))
+    }
+
+    /// Starts `cmd` in the background as `name` (log `logs/<name>.log`, truncated), records
+    /// it, and returns its index in `started`.
+    fn start(&mut self, name: &str, cmd: std::process::Command) -> anyhow::Result<usize> {
+        let log = self.log(name);
+        let _ = std::fs::remove_file(&log);
+        let started = procs::spawn(name, cmd, &log)?;
+        self.state.processes.push(started.record.clone());
+        self.started.push(started);
+        self.save()?;
+        Ok(self.started.len() - 1)
+    }
+}
+
+/// `axt lab up`.
+async fn up(args: &LabUpArgs) -> anyhow::Result<ExitCode> {
+    let bins = Binaries::find()?;
+    let dir = absolute(&args.dir.dir)?;
+    if let Some(old) = LabState::load(&dir)? {
+        if old.processes.iter().any(procs::alive) {
+            bail!(
+                "a lab already runs in {}: `axt lab down{}` stops it",
+                dir.display(),
+                dir_flag(&args.dir.dir)
+            );
+        }
+        // What a crash or a reboot left behind.
+        net::remove(&old);
+        LabState::remove(&dir)?;
+    }
+    std::fs::create_dir_all(dir.join("logs"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+
+    let mode = if args.loopback {
+        Mode::Loopback
+    } else if let Some(why) = net::netns_unavailable() {
+        eprintln!(
+            "axt lab: {why}, so no network namespaces: every host shares loopback and the \
+             private target is NOT isolated (it is reachable from this host too). Run as \
+             root with iproute2 for the real topology."
+        );
+        Mode::Loopback
+    } else {
+        Mode::Netns
+    };
+    let mut lab = Builder {
+        state: LabState {
+            mode,
+            ..Default::default()
+        },
+        dir: dir.clone(),
+        started: Vec::new(),
+    };
+    match build(&mut lab, &bins, args).await {
+        Ok(()) => {
+            lab.save()?;
+            print!("{}", summary(&lab.state, &lab.dir, &args.dir.dir)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("axt lab: the lab did not come up; removing what was started");
+            let left = teardown(&lab.state).await;
+            for child in &mut lab.started {
+                let _ = child.child.try_wait();
+            }
+            if left.is_empty() {
+                let _ = LabState::remove(&dir);
+            } else {
+                eprintln!("axt lab: still there: {}", left.join("; "));
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Builds the network, then starts the services in dependency order, each waited for.
+async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::Result<()> {
+    // A port in use fails here, before anything is created, with a hint.
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    pick_port(localhost, args.api_port, "--api-port")?;
+    if lab.state.mode == Mode::Loopback {
+        pick_port(localhost, args.gateway_port, "--gateway-port")?;
+    }
+    let plan = match lab.state.mode {
+        Mode::Netns => {
+            let index = match args.net_index {
+                Some(index) => {
+                    net::check_index(index)?;
+                    index
+                }
+                None => net::free_index()?,
+            };
+            lab.state.net_index = Some(index);
+            let plan = Plan { index };
+            lab.save()?;
+            net::create_region(&mut lab.state, &plan)?;
+            for i in 1..=args.instances {
+                net::create_instance(&mut lab.state, &plan, i)?;
+            }
+            lab.save()?;
+            Some(plan)
+        }
+        Mode::Loopback => None,
+    };
+    let host_ip = plan.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |p| p.host_ip().into());
+    let gateway = SocketAddr::new(
+        host_ip,
+        pick_port(host_ip, args.gateway_port, "--gateway-port")?,
+    );
+
+    lab.state.gateway = gateway.to_string();
+    let gateway_url = format!("wss://{gateway}");
+    let dir = lab.dir.clone();
+
+    // The control plane: the OpenAPI on loopback, state in SQLite.
+    let cp_dir = dir.join("control-plane");
+    let listen_file = cp_dir.join("listen-addr");
+    let _ = std::fs::remove_file(&listen_file);
+    let mut cmd = procs::command(&[], &bins.control_plane);
+    cmd.arg("--listen")
+        .arg(format!("127.0.0.1:{}", args.api_port))
+        .arg("--data-dir")
+        .arg(&cp_dir)
+        .args(["--gateway-url", &gateway_url])
+        .env("RUST_LOG", "info");
+    let cp = lab.start("control-plane", cmd)?;
+    let api = procs::wait_until(&mut lab.started[cp], "listening", START_LIMIT, || {
+        std::fs::read_to_string(&listen_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<SocketAddr>().ok())
+    })
+    .await?;
+    lab.state.api = api.to_string();
+
+    // The gateway: the agents' and the clients' only address, TLS with the lab CA.
+    let gw_dir = dir.join("gateway");
+    let mut cmd = procs::command(&[], &bins.gateway);
+    cmd.args(["--listen", &gateway.to_string()])
+        .args(["--control-plane", &format!("http://{api}")])
+        .arg("--internal-token-file")
+        .arg(cp_dir.join("internal-token"))
+        .arg("--data-dir")
+        .arg(&gw_dir)
+        .args(["--public-url", &gateway_url])
+        .env("RUST_LOG", gateway_log_filter(args.trace_frames));
+    let gw = lab.start("gateway", cmd)?;
+    procs::wait_until(&mut lab.started[gw], "listening", START_LIMIT, || {
+        procs::listening(gateway).then_some(())
+    })
+    .await?;
+    lab.state.ca_cert = gw_dir.join("ca.pem");
+
+    start_target(lab, bins, plan).await?;
+
+    // The instances: an activation each, `axt-agent register` once, `axt-agent run`.
+    let settings = lab_settings(&dir, &lab.state)?;
+    let client = ApiClient::new(&settings)?;
+    for i in 1..=args.instances {
+        let instance = start_instance(lab, bins, plan, i, &client, args).await?;
+        lab.state.instances.push(instance);
+        lab.save()?;
+    }
+    write_env_file(&dir, &lab.state)?;
+    Ok(())
+}
+
+/// The private target: the web service, and sshd when OpenSSH is installed (and, on
+/// loopback, only as root).
+async fn start_target(
+    lab: &mut Builder,
+    bins: &Binaries,
+    plan: Option<Plan>,
+) -> anyhow::Result<()> {
+    let (ip, launcher, netns) = match plan {
+        Some(plan) => (
+            plan.target_ip(),
+            netns_launcher(&plan.target_ns()),
+            Some(plan.target_ns()),
+        ),
+        None => (LOOPBACK_TARGET, Vec::new(), None),
+    };
+    let http = SocketAddr::new(ip.into(), net::TARGET_HTTP_PORT);
+    let ready = lab.dir.join("target-http.ready");
+    let _ = std::fs::remove_file(&ready);
+    let mut cmd = procs::command(&launcher, &bins.axt);
+    cmd.args(["lab", "serve-target", "--listen", &http.to_string()])
+        .args(["--name", netns.as_deref().unwrap_or("the loopback target")])
+        .arg("--ready-file")
+        .arg(&ready);
+    let started = lab.start("target-http", cmd)?;
+    procs::wait_until(&mut lab.started[started], "listening", START_LIMIT, || {
+        ready.exists().then_some(())
+    })
+    .await?;
+
+    let sshd = Path::new("/usr/sbin/sshd");
+    let root = nix::unistd::geteuid().is_root();
+    let mut ssh_port = None;
+    let mut ssh_key = None;
+    let port = if plan.is_some() {
+        22
+    } else {
+        LOOPBACK_SSH_PORT
+    };
+    let files = if sshd.exists() && root {
+        // Without ssh-keygen, say so and go on: the web service is the tour's target.
+        target::ssh_files(&lab.dir.join("ssh"), SocketAddr::new(ip.into(), port))
+            .map_err(|err| eprintln!("axt lab: no sshd on the target ({err:#})"))
+            .ok()
+    } else {
+        eprintln!(
+            "axt lab: no sshd on the target ({})",
+            if root {
+                "/usr/sbin/sshd is not installed"
+            } else {
+                "it needs root"
+            }
+        );
+        None
+    };
+    if let Some(files) = files {
+        let mut cmd = procs::command(&launcher, sshd);
+        cmd.args(["-D", "-e", "-f"]).arg(&files.config);
+        let started = lab.start("target-sshd", cmd)?;
+        let watch = LogWatch::from_start(&lab.log("target-sshd"));
+        procs::wait_until(&mut lab.started[started], "listening", START_LIMIT, || {
+            watch.find("Server listening on")
+        })
+        .await?;
+        ssh_port = Some(port);
+        ssh_key = Some(files.client_key);
+    }
+    lab.state.target = Some(Target {
+        netns,
+        ip: ip.to_string(),
+        http_port: net::TARGET_HTTP_PORT,
+        ssh_port,
+        ssh_key,
+    });
+    lab.save()
+}
+
+/// Instance `i`: registered once (its identity stays in `<lab>/agents/instance-i`), then
+/// `axt-agent run`, waited for until its kick channel is up.
+async fn start_instance(
+    lab: &mut Builder,
+    bins: &Binaries,
+    plan: Option<Plan>,
+    i: u8,
+    client: &ApiClient,
+    args: &LabUpArgs,
+) -> anyhow::Result<Instance> {
+    let name = format!("instance-{i}");
+    let state_dir = lab.dir.join("agents").join(&name);
+    let launcher = plan.map_or_else(Vec::new, |p| netns_launcher(&p.instance_ns(i)));
+    let log = lab.log(&name);
+    let _ = std::fs::remove_file(&log);
+    let gateway = lab.state.gateway.clone();
+    let ca = lab.state.ca_cert.clone();
+    let id_file = state_dir.join("instance-id");
+    if !id_file.exists() {
+        let mut params = Params::new();
+        params.insert("InstanceName".into(), name.clone());
+        let activation = client.call("CreateActivation", params).await?;
+        let field = |key: &str| {
+            activation[key]
+                .as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("CreateActivation answered without {key}"))
+        };
+        let mut cmd = procs::command(&launcher, &bins.agent);
+        cmd.args(["register", "--server", &gateway, "--region", REGION])
+            .args(["--activation-id", &field("ActivationId")?])
+            .args(["--instance-name", &name])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .arg("--ca-cert")
+            .arg(&ca)
+            // The code stays out of the process list.
+            .env("AXT_ACTIVATION_CODE", field("ActivationCode")?);
+        procs::run_to_end(&format!("{name} register"), cmd, &log, REGISTER_LIMIT).await?;
+    }
+    let id = std::fs::read_to_string(&id_file)
+        .with_context(|| format!("reading {}", id_file.display()))?
+        .trim()
+        .to_owned();
+
+    let mut cmd = procs::command(&launcher, &bins.agent);
+    cmd.args(["run", "--server", &gateway])
+        .arg("--state-dir")
+        .arg(&state_dir)
+        .arg("--ca-cert")
+        .arg(&ca)
+        .env("RUST_LOG", "info");
+    if let Some(user) = &args.default_user {
+        cmd.args(["--default-user", user]);
+    }
+    let watch = LogWatch::from_end(&log);
+    let started = lab.start_appending(&name, cmd)?;
+    procs::wait_until(
+        &mut lab.started[started],
+        "opening its kick channel",
+        START_LIMIT,
+        || watch.find(AGENT_READY),
+    )
+    .await?;
+    Ok(Instance {
+        name,
+        id,
+        netns: plan.map(|p| p.instance_ns(i)),
+        public_ip: plan.map(|p| p.public_ip(i).to_string()),
+        private_ip: plan.map(|p| p.private_ip(i).to_string()),
+    })
+}
+
+impl Builder {
+    /// Like [`Builder::start`], appending to the log (after a `register` wrote to it).
+    fn start_appending(&mut self, name: &str, cmd: std::process::Command) -> anyhow::Result<usize> {
+        let started = procs::spawn(name, cmd, &self.log(name))?;
+        self.state.processes.push(started.record.clone());
+        self.started.push(started);
+        self.save()?;
+        Ok(self.started.len() - 1)
+    }
+}
+
+/// The gateway's `RUST_LOG`: info, the kicks it sends (debug: one line per session), and
+/// with `trace_frames` every frame it relays.
+fn gateway_log_filter(trace_frames: bool) -> String {
+    let mut filter = String::from("info,axt_gateway::kick=debug");
+    if trace_frames {
+        filter.push_str(",axt::frames=debug");
+    }
+    filter
+}
+
+/// `ip netns exec NS`, the prefix that runs a program on a lab host.
+fn netns_launcher(ns: &str) -> Vec<String> {
+    vec![net::IP.into(), "netns".into(), "exec".into(), ns.into()]
+}
+
+/// `port` once checked free on `ip`, or when 0 a port free there now.
+fn pick_port(ip: IpAddr, port: u16, flag: &str) -> anyhow::Result<u16> {
+    match std::net::TcpListener::bind((ip, port)) {
+        Ok(listener) => Ok(listener.local_addr()?.port()),
+        Err(err) => bail!(
+            "cannot listen on {ip}:{port} ({err}): another lab, or `scripts/lab`, may hold it; \
+             choose another port with {flag} (0 picks a free one)"
+        ),
+    }
+}
+
+/// `path` made absolute against the current directory.
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()?.join(path)
+    })
+}
+
+/// ` --dir DIR` when `dir` is not the default, for the commands the lab prints.
+fn dir_flag(dir: &Path) -> String {
+    if dir == Path::new("axt-data/lab") {
+        String::new()
+    } else {
+        format!(" --dir {}", quote(&dir.display().to_string()))
+    }
+}
+
+/// The admin key the control plane generated on its first start.
+fn admin_key(dir: &Path) -> anyhow::Result<(String, String)> {
+    let path = dir.join("control-plane").join("admin-access-key.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let field = |key: &str| {
+        json[key]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("{} has no {key}", path.display()))
+    };
+    Ok((field("AccessKeyId")?, field("AccessKeySecret")?))
+}
+
+/// The settings `axt` commands get from the lab's `export` lines.
+fn lab_settings(dir: &Path, state: &LabState) -> anyhow::Result<Settings> {
+    let (id, secret) = admin_key(dir)?;
+    let global = GlobalArgs {
+        access_key_id: Some(id),
+        access_key_secret: Some(secret),
+        endpoint: state.api.clone(),
+        region: Some(REGION.to_owned()),
+        ca_cert: Some(state.ca_cert.clone()),
+        ..Default::default()
+    };
+    Ok(Settings::resolve(&global, None)?)
+}
+
+/// The `export` lines of a lab.
+fn exports(dir: &Path, state: &LabState) -> anyhow::Result<String> {
+    let (id, secret) = admin_key(dir)?;
+    let mut out = String::new();
+    for (name, value) in [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", id),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret),
+        ("ALIBABA_CLOUD_ECS_ENDPOINT", state.api.clone()),
+        ("ALIBABA_CLOUD_REGION_ID", REGION.to_owned()),
+        ("AXT_CA_CERT", state.ca_cert.display().to_string()),
+    ] {
+        writeln!(out, "export {name}={}", quote(&value))?;
+    }
+    Ok(out)
+}
+
+/// `<lab>/env.sh` (mode 0600: it holds the secret), for `. axt-data/lab/env.sh`.
+fn write_env_file(dir: &Path, state: &LabState) -> anyhow::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    let path = dir.join("env.sh");
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(exports(dir, state)?.as_bytes())?;
+    Ok(())
+}
+
+/// A shell word: as is when it is plain, else in single quotes.
+fn quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// How to type `axt` here: `axt` when that is what PATH finds, else its path (relative to
+/// the current directory when under it).
+fn axt_command() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else {
+        return "axt".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .any(|dir| dir.join("axt").canonicalize().is_ok_and(|p| p == exe))
+    });
+    if on_path {
+        return "axt".into();
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    exe.strip_prefix(&cwd)
+        .map_or(exe.clone(), Path::to_path_buf)
+        .display()
+        .to_string()
+}
+
+/// What `axt lab up` prints: the hosts, the `export` lines and the tour's two commands.
+fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::Result<String> {
+    let axt = axt_command();
+    let target = state.target.as_ref().context("the lab has no target")?;
+    let first = state.instances.first().context("the lab has no instance")?;
+    let shown_dir = dir_arg.display();
+    let mut out = String::new();
+    match (state.mode, state.net_index) {
+        (Mode::Netns, Some(n)) => writeln!(
+            out,
+            "axtlab is up: network namespaces on 10.213.{n}.0/24, state and logs in {shown_dir}/"
+        )?,
+        _ => writeln!(
+            out,
+            "axtlab is up on loopback (the private target is NOT isolated), state and logs in \
+             {shown_dir}/"
+        )?,
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  control plane  http://{}  (logs/control-plane.log)",
+        state.api
+    )?;
+    writeln!(
+        out,
+        "  gateway        wss://{}  (logs/gateway.log)",
+        state.gateway
+    )?;
+    for instance in &state.instances {
+        let place = match (&instance.netns, &instance.public_ip, &instance.private_ip) {
+            (Some(ns), Some(public), Some(private)) => {
+                format!("netns {ns}, {public} and {private}")
+            }
+            _ => "this host".to_owned(),
+        };
+        writeln!(
+            out,
+            "  {:<14} {}  ({place}; logs/{}.log)",
+            instance.name, instance.id, instance.name
+        )?;
+    }
+    let ssh = target
+        .ssh_port
+        .map_or(String::new(), |port| format!(", ssh :{port}"));
+    let reach = if target.netns.is_some() {
+        "only the instances reach it"
+    } else {
+        "NOT isolated on loopback"
+    };
+    writeln!(
+        out,
+        "  private target {}  (http :{}{ssh}; {reach})",
+        target.ip, target.http_port
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "In your shell (or: eval \"$({axt} lab env{})\"):",
+        dir_flag(dir_arg)
+    )?;
+    writeln!(out)?;
+    for line in exports(dir, state)?.lines() {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "A shell on {}:", first.name)?;
+    writeln!(out)?;
+    writeln!(out, "  {axt} session --instance {}", first.id)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The private web service on http://127.0.0.1:{}/ (through {}):",
+        target.http_port, first.name
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {axt} portforward --instance {} --target-server {} --remote-port {} --local-port {}",
+        first.id, target.ip, target.http_port, target.http_port
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The tour (docs/tour.md) follows one session through the logs. `{axt} lab down{}` stops \
+         it all.",
+        dir_flag(dir_arg)
+    )?;
+    Ok(out)
+}
+
+/// `axt lab env`.
+fn env(args: &LabDirArgs) -> anyhow::Result<ExitCode> {
+    let dir = absolute(&args.dir)?;
+    let state = LabState::load(&dir)?
+        .with_context(|| format!("no lab in {}: start one with `axt lab up`", dir.display()))?;
+    print!("{}", exports(&dir, &state)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stops every process (the recorded ones, and anything else running in the lab's
+/// namespaces) and removes the network; returns what is left.
+async fn teardown(state: &LabState) -> Vec<String> {
+    // Agents first, so that they do not spend their last seconds redialling a gateway that
+    // is already gone; the rest after.
+    let (agents, services): (Vec<Process>, Vec<Process>) = state
+        .processes
+        .iter()
+        .cloned()
+        .partition(|p| p.name.starts_with("instance-"));
+    let mut left = procs::stop(&agents, STOP_GRACE).await;
+    left.extend(procs::stop(&services, STOP_GRACE).await);
+    // Shells of sessions, sshd's children: whatever still runs on a lab host.
+    let mut strays = Vec::new();
+    for ns in &state.namespaces {
+        for pid in net::pids_in(ns) {
+            if let Some(start_time) = procs::start_time(pid) {
+                strays.push(Process {
+                    name: format!("a process in {ns}"),
+                    pid,
+                    start_time,
+                });
+            }
+        }
+    }
+    left.extend(procs::stop(&strays, STOP_GRACE).await);
+    let mut report: Vec<String> = left
+        .iter()
+        .map(|p| format!("{} (pid {})", p.name, p.pid))
+        .collect();
+    report.extend(net::remove(state));
+    report
+}
+
+/// `axt lab down`.
+async fn down(args: &LabDownArgs) -> anyhow::Result<ExitCode> {
+    let dir = absolute(&args.dir.dir)?;
+    let Some(state) = LabState::load(&dir)? else {
+        println!("no lab runs in {}", dir.display());
+        if args.purge && dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let left = teardown(&state).await;
+    if !left.is_empty() {
+        bail!("could not remove: {}", left.join("; "));
+    }
+    LabState::remove(&dir)?;
+    let _ = std::fs::remove_file(dir.join("env.sh"));
+    if args.purge {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        println!("axtlab is down; {} removed", args.dir.dir.display());
+    } else {
+        println!(
+            "axtlab is down; its data stays in {} (`axt lab down --purge` removes it)",
+            args.dir.dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        assert_eq!(quote("127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(quote("/a/b/ca.pem"), "/a/b/ca.pem");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn names_the_directory_only_when_it_is_not_the_default() {
+        assert_eq!(dir_flag(Path::new("axt-data/lab")), "");
+        assert_eq!(dir_flag(Path::new("/tmp/x")), " --dir /tmp/x");
+    }
+}

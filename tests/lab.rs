@@ -1,0 +1,450 @@
+//! The lab without Docker, end to end, as the README and the tour (docs/tour.md) tell a
+//! newcomer to use it: `axt lab up --instances 2`, `axt api DescribeInstances`, a shell on
+//! each instance, the private web service through `axt portforward`, the logs the tour
+//! quotes, and `axt lab down` leaving no process, namespace, link or route behind. The target
+//! must not be reachable from this host except through an instance.
+//!
+//! Needs root and iproute2 (the lab builds network namespaces); skipped with a message
+//! otherwise, unless `CI=true`, where that is a failure.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Output, Stdio},
+    time::Duration,
+};
+
+use axt_e2e::{bin, is_root};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
+    process::Command,
+};
+
+/// Any one command of the tour finishes within this.
+const LIMIT: Duration = Duration::from_secs(60);
+/// What the target's page says.
+const GREETING: &str = "Hello from the private target";
+
+const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
+/// Root and `ip netns`, or a skip (a failure under `CI=true`).
+fn available() -> bool {
+    let ip_works = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if is_root() && ip_works {
+        return true;
+    }
+    let why = "lab: `axt lab up` builds network namespaces, which needs root and iproute2 \
+               (run .ci/run as root)";
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{why}; CI=true, so this is a failure, not a skip"
+    );
+    eprintln!("SKIPPED {why}");
+    false
+}
+
+/// `axt ARGS` with `env`, `stdin` piped in (or none), within [`LIMIT`].
+async fn axt(args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(bin("axt"));
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    let output = tokio::time::timeout(LIMIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("axt {args:?} did not finish within {LIMIT:?}"))
+        .unwrap();
+    eprintln!(
+        "$ axt {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A lab in a temporary directory, brought down on drop whatever happened.
+struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn dir_arg(&self) -> String {
+        self.path().display().to_string()
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.path().join("state.json")).unwrap()).unwrap()
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join("logs").join(format!("{name}.log"))).unwrap()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(bin("axt"))
+            .args(["lab", "down", "--dir"])
+            .arg(self.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// Whether `pid` still runs as the process started at `start_time` (a zombie does not run).
+fn running(pid: u64, start_time: u64) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    fields[0] != "Z" && fields[19].parse::<u64>().ok() == Some(start_time)
+}
+
+fn namespaces() -> String {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
+    if !available() {
+        return;
+    }
+    let lab = Lab {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let dir = lab.dir_arg();
+
+    // Up, as the README says, in a directory of its own and on a free API port (a lab of
+    // the developer's may hold 8080; the gateway's 8443 is on the lab's own address).
+    let up = axt(
+        &[
+            "lab",
+            "up",
+            "--instances",
+            "2",
+            "--trace-frames",
+            "--dir",
+            &dir,
+            "--api-port",
+            "0",
+        ],
+        &[],
+        None,
+    )
+    .await;
+    assert!(up.status.success(), "axt lab up failed");
+    let printed = String::from_utf8_lossy(&up.stdout).into_owned();
+    for expected in [
+        "export ALIBABA_CLOUD_ACCESS_KEY_ID=",
+        " session --instance mi-",
+        " portforward --instance mi-",
+    ] {
+        assert!(
+            printed.contains(expected),
+            "{expected:?} not in:\n{printed}"
+        );
+    }
+    let state = lab.state();
+    assert_eq!(state["mode"], "netns", "{state}");
+    let index = state["net_index"].as_u64().unwrap();
+    let prefix = format!("axtlab{index}-");
+    assert_eq!(
+        namespaces()
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .count(),
+        3,
+        "two instances and the target"
+    );
+
+    // The exports the lab prints, through `axt lab env`.
+    let exported = axt(&["lab", "env", "--dir", &dir], &[], None).await;
+    assert!(exported.status.success());
+    let mut env: Vec<(String, String)> = String::from_utf8_lossy(&exported.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("export "))
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+        .collect();
+    assert_eq!(env.len(), 5, "{env:?}");
+    env.push((
+        "ALIBABA_CLOUD_CONFIG_FILE".into(),
+        lab.path()
+            .join("no-aliyun-config.json")
+            .display()
+            .to_string(),
+    ));
+
+    // The tour: the instances are there and running.
+    let listed = axt(&["api", "DescribeInstances"], &env, None).await;
+    assert!(listed.status.success());
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let instances = state["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2);
+    for instance in instances {
+        let id = instance["id"].as_str().unwrap();
+        let found = listed["Instances"]["Instance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["InstanceId"] == id)
+            .unwrap_or_else(|| panic!("{id} not in {listed}"));
+        assert_eq!(found["Status"], "Running", "{found}");
+    }
+
+    // A shell on each instance, typed through a pipe.
+    for instance in instances {
+        let id = instance["id"].as_str().unwrap();
+        let shell = axt(
+            &["session", "--instance", id],
+            &env,
+            Some("echo tour-$((6*7)); exit\n"),
+        )
+        .await;
+        assert!(shell.status.success(), "the shell on {id} failed");
+        let out = String::from_utf8_lossy(&shell.stdout);
+        assert!(out.contains("tour-42"), "{out}");
+    }
+
+    // The private web service, through instance 1.
+    let target = &state["target"];
+    let target_ip = target["ip"].as_str().unwrap().to_owned();
+    let http_port = target["http_port"].as_u64().unwrap().to_string();
+    let first = &instances[0];
+    let mut forward = Command::new(bin("axt"));
+    forward
+        .args(["portforward", "--instance", first["id"].as_str().unwrap()])
+        .args(["--target-server", &target_ip, "--remote-port", &http_port])
+        .args(["--local-port", "0"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut forward = forward.spawn().unwrap();
+    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
+    let local_port: u16 = tokio::time::timeout(LIMIT, async {
+        let mut port = None;
+        while let Some(line) = lines.next_line().await.unwrap() {
+            eprintln!("[portforward] {line}");
+            if let Some(rest) = line.split("local port ").nth(1) {
+                port = rest.split(',').next().and_then(|p| p.trim().parse().ok());
+            }
+            if line.contains("Waiting for connections") {
+                break;
+            }
+        }
+        port.expect("portforward printed no local port")
+    })
+    .await
+    .expect("portforward did not start");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[portforward] {line}");
+        }
+    });
+    let page = tokio::time::timeout(LIMIT, async {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", local_port))
+            .await
+            .unwrap();
+        tcp.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut page = String::new();
+        tcp.read_to_string(&mut page).await.unwrap();
+        page
+    })
+    .await
+    .expect("no page through the forward");
+    assert!(page.starts_with("HTTP/1.0 200 OK"), "{page}");
+    assert!(page.contains(GREETING), "{page}");
+    let private_ip = first["private_ip"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("came from {private_ip}:")),
+        "the target saw the instance's private address: {page}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(forward.id().unwrap() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(LIMIT, forward.wait())
+        .await
+        .expect("portforward did not stop on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "portforward ended with {status}");
+
+    // OpenSSH to the target through the instance, as the tour shows it (when the lab could
+    // start sshd, which it does as root with OpenSSH installed).
+    if let (Some(port), Some(key)) = (target["ssh_port"].as_u64(), target["ssh_key"].as_str()) {
+        let proxy = format!(
+            "{} ssh --instance {} --target-server {target_ip} --port {port}",
+            bin("axt").display(),
+            first["id"].as_str().unwrap()
+        );
+        let mut ssh = Command::new("ssh");
+        ssh.args(["-F", "/dev/null", "-i", key])
+            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+            .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .arg("-o")
+            .arg(format!("ProxyCommand={proxy}"))
+            .args(["root@target", "ip -4 -o addr show"])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(LIMIT, ssh.output())
+            .await
+            .expect("ssh did not finish")
+            .expect("running ssh");
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && shown.contains(&target_ip),
+            "ssh to the target: {shown}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("lab: no sshd on the target, so no ssh check");
+    }
+
+    // The target is not reachable from here: only through an instance.
+    let direct: SocketAddr = format!("{target_ip}:{http_port}").parse().unwrap();
+    let reached = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(direct),
+    )
+    .await;
+    assert!(
+        !matches!(reached, Ok(Ok(_))),
+        "{direct} answered this host directly"
+    );
+
+    // What the tour shows in the logs and the API.
+    let api_log = lab.log("control-plane");
+    assert!(
+        api_log.contains("axt::api") && api_log.contains("action=\"StartTerminalSession\""),
+        "{api_log}"
+    );
+    let gateway_log = lab.log("gateway");
+    for needle in [
+        "kicking",
+        "axt::frames",
+        "direction=\"agent→gateway\"",
+        "tour-42",
+        "relay ended",
+    ] {
+        assert!(
+            gateway_log.contains(needle),
+            "{needle:?} not in the gateway log:\n{gateway_log}"
+        );
+    }
+    let agent_log = lab.log("instance-1");
+    for needle in [
+        "kick channel open",
+        "session starting",
+        "data channel open",
+        "connected to the target",
+        "session ended",
+    ] {
+        assert!(
+            agent_log.contains(needle),
+            "{needle:?} not in the agent log:\n{agent_log}"
+        );
+    }
+    assert!(lab.log("target-http").contains(&format!("{private_ip}:")));
+    let sessions = axt(&["api", "DescribeTerminalSessions"], &env, None).await;
+    assert!(sessions.status.success());
+    let sessions: Value = serde_json::from_slice(&sessions.stdout).unwrap();
+    let all = sessions["Sessions"]["Session"].as_array().unwrap();
+    let expected = if target["ssh_port"].is_u64() { 4 } else { 3 };
+    assert_eq!(
+        all.len(),
+        expected,
+        "two shells, one forward, ssh: {sessions}"
+    );
+    for session in all {
+        let connection = &session["Connections"]["Connection"][0];
+        assert_eq!(connection["Status"], "Terminated", "{session}");
+        assert!(
+            !connection["ClosedReason"].as_str().unwrap_or("").is_empty(),
+            "{session}"
+        );
+    }
+
+    // Down: nothing left.
+    let processes: Vec<(u64, u64)> = state["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["pid"].as_u64().unwrap(),
+                p["start_time"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(processes.len() >= 5, "{state}");
+    let down = axt(&["lab", "down", "--dir", &dir], &[], None).await;
+    assert!(down.status.success(), "axt lab down failed");
+    for (pid, start_time) in processes {
+        assert!(!running(pid, start_time), "pid {pid} still runs");
+    }
+    let left = namespaces();
+    assert!(
+        !left.lines().any(|l| l.starts_with(&prefix)),
+        "namespaces left: {left}"
+    );
+    for link in state["links"].as_array().unwrap() {
+        let link = link.as_str().unwrap();
+        assert!(
+            !PathBuf::from("/sys/class/net").join(link).exists(),
+            "link {link} left"
+        );
+    }
+    let routes = std::process::Command::new("ip")
+        .args(["route", "show", "type", "unreachable"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&routes.stdout).contains(&format!("10.213.{index}.0/24")),
+        "the guard route was left"
+    );
+    assert!(!lab.path().join("state.json").exists());
+}

@@ -166,48 +166,97 @@ impl Drop for Children {
     }
 }
 
+/// A control plane process, an in-process gateway, and one agent, on loopback.
+struct Plant {
+    dir: tempfile::TempDir,
+    gw_addr: SocketAddr,
+    cp_addr: SocketAddr,
+    api: Api,
+    instance: String,
+    children: Children,
+    gateway_stop: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+    url: String,
+    session_id: String,
+}
+
+impl Plant {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let gw_addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let (cp, cp_addr) =
+            spawn_control_plane(dir.path(), "127.0.0.1:0", &format!("wss://{gw_addr}"));
+        let mut children = Children(vec![cp]);
+        let (stop, task, gateway) = start_gateway(dir.path(), cp_addr, gw_addr).await;
+        let api = Api::new(cp_addr, KEY_ID, SECRET);
+        let (agent, instance) = run_agent(dir.path(), &api, gw_addr).await;
+        children.0.push(agent);
+        wait_for(LIMIT, || gateway.kicks.online(&instance)).await;
+        Self {
+            dir,
+            gw_addr,
+            cp_addr,
+            api,
+            instance,
+            children,
+            gateway_stop: Some((stop, task)),
+            url: String::new(),
+            session_id: String::new(),
+        }
+    }
+
+    fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("gw/ca.pem")
+    }
+
+    /// Starts a shell session and connects a client of schema 1.02 or 1.01 to it.
+    async fn session(&mut self, v102: bool) -> RawClient {
+        let (_, started) = self
+            .api
+            .call(
+                "StartTerminalSession",
+                &[("RegionId", REGION), ("InstanceId.1", &self.instance)],
+            )
+            .await;
+        self.url = started["WebSocketUrl"].as_str().unwrap().to_owned();
+        self.session_id = started["SessionId"].as_str().unwrap().to_owned();
+        let mut client = RawClient::connect(&self.url, &self.ca(), v102)
+            .await
+            .unwrap();
+        client
+            .expect_status(ChannelState::Opened as u8, LIMIT)
+            .await;
+        client
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_control_plane_killed_and_restarted_loses_nothing_and_live_sessions_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw_addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let gw_url = format!("wss://{gw_addr}");
-    let (cp, cp_addr) = spawn_control_plane(dir.path(), "127.0.0.1:0", &gw_url);
-    let mut children = Children(vec![cp]);
-    let (_stop, _task, gateway) = start_gateway(dir.path(), cp_addr, gw_addr).await;
-    let api = Api::new(cp_addr, KEY_ID, SECRET);
-    let (agent, instance) = run_agent(dir.path(), &api, gw_addr).await;
-    children.0.push(agent);
-    wait_for(LIMIT, || gateway.kicks.online(&instance)).await;
-    let (_, started) = api
-        .call(
-            "StartTerminalSession",
-            &[("RegionId", REGION), ("InstanceId.1", &instance)],
-        )
-        .await;
-    let mut client = RawClient::connect(
-        started["WebSocketUrl"].as_str().unwrap(),
-        &dir.path().join("gw/ca.pem"),
-        false,
-    )
-    .await
-    .unwrap();
-    client
-        .expect_status(ChannelState::Opened as u8, LIMIT)
-        .await;
+    let mut plant = Plant::start().await;
+    let mut client = plant.session(false).await;
 
-    children.0[0].kill().unwrap(); // SIGKILL
-    children.0[0].wait().unwrap();
+    let (dir, gw_url, cp_addr, api, instance) = (
+        plant.dir.path().to_owned(),
+        format!("wss://{}", plant.gw_addr),
+        plant.cp_addr,
+        plant.api.clone(),
+        plant.instance.clone(),
+    );
+    plant.children.0[0].kill().unwrap(); // SIGKILL
+    plant.children.0[0].wait().unwrap();
     client.input("echo without-cp-$((6*7))\r").await;
     client.expect_output("without-cp-42", LIMIT).await;
 
-    let (cp, again) = spawn_control_plane(dir.path(), &cp_addr.to_string(), &gw_url);
-    children.0[0] = cp;
+    let (cp, again) = spawn_control_plane(&dir, &cp_addr.to_string(), &gw_url);
+    plant.children.0[0] = cp;
     assert_eq!(again, cp_addr);
-    let session_id = started["SessionId"].as_str().unwrap();
+    let session_id = plant.session_id.as_str();
     let (_, listed) = api
         .call(
             "DescribeTerminalSessions",
@@ -236,32 +285,10 @@ async fn the_control_plane_killed_and_restarted_loses_nothing_and_live_sessions_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_gateway_gets_its_agents_back_and_a_1_02_client_reconnects() {
-    let dir = tempfile::tempdir().unwrap();
-    let gw_addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let gw_url = format!("wss://{gw_addr}");
-    let (cp, cp_addr) = spawn_control_plane(dir.path(), "127.0.0.1:0", &gw_url);
-    let mut children = Children(vec![cp]);
-    let (stop, task, gateway) = start_gateway(dir.path(), cp_addr, gw_addr).await;
-    let api = Api::new(cp_addr, KEY_ID, SECRET);
-    let (agent, instance) = run_agent(dir.path(), &api, gw_addr).await;
-    children.0.push(agent);
-    wait_for(LIMIT, || gateway.kicks.online(&instance)).await;
-    let (_, started) = api
-        .call(
-            "StartTerminalSession",
-            &[("RegionId", REGION), ("InstanceId.1", &instance)],
-        )
-        .await;
-    let url = started["WebSocketUrl"].as_str().unwrap().to_owned();
-    let ca = dir.path().join("gw/ca.pem");
-    let mut client = RawClient::connect(&url, &ca, true).await.unwrap();
-    client
-        .expect_status(ChannelState::Opened as u8, LIMIT)
-        .await;
+    let mut plant = Plant::start().await;
+    let mut client = plant.session(true).await;
+    let (url, ca, instance) = (plant.url.clone(), plant.ca(), plant.instance.clone());
+    let (stop, task) = plant.gateway_stop.take().unwrap();
     client.input("echo before-$((1+1))\r").await;
     client.expect_output("before-2", LIMIT).await;
 
@@ -272,7 +299,8 @@ async fn a_restarted_gateway_gets_its_agents_back_and_a_1_02_client_reconnects()
         .await;
     assert!(client.expect_end(LIMIT).await);
     task.await.unwrap();
-    let (_stop, _task, gateway) = start_gateway(dir.path(), cp_addr, gw_addr).await;
+    let (_stop, _task, gateway) =
+        start_gateway(plant.dir.path(), plant.cp_addr, plant.gw_addr).await;
     wait_for(LIMIT, || gateway.kicks.online(&instance)).await;
 
     let (seq, last, channel, seen) = (

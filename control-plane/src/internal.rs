@@ -344,7 +344,7 @@ struct StatesRequest {
     session_ids: Vec<String>,
 }
 
-/// Gateways ask this every half second for the sessions they relay, so that EndTerminalSession
+/// Gateways ask this four times a second for the sessions they relay, so that EndTerminalSession
 /// and StopInstance reach live connections within a second.
 async fn session_states(State(shared): State<Arc<Shared>>, Json(r): Json<StatesRequest>) -> Answer {
     let states = shared.store.session_states(&r.session_ids).await?;

@@ -531,6 +531,8 @@ async fn concurrent_calls_never_pass_the_region_limit() {
             .await
         })
     });
+    // Spawn all 200 before awaiting any, so that they really run at once.
+    let calls: Vec<_> = calls.collect();
     let mut ok = 0;
     let mut refused = 0;
     for call in calls {

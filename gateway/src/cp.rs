@@ -109,6 +109,20 @@ impl ControlPlane {
         path: &str,
         body: Option<Value>,
     ) -> Result<T, CpError> {
+        // Ids in the path come from agents and clients: anything but a plain id (a `..`, a
+        // `#`, a `%`) could steer this authenticated call to another endpoint.
+        let plain = |segment: &str| {
+            segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !path.split('/').all(plain) {
+            return Err(CpError::Refused {
+                status: 400,
+                code: "InvalidId".into(),
+                message: "ids may hold letters, digits, '-' and '_' only".into(),
+            });
+        }
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))

@@ -25,6 +25,15 @@ pub const SCHEMA: &str = "1.01";
 /// The longest channel id the header can hold.
 pub const MAX_CHANNEL_ID: usize = 32;
 
+/// axtlab extension: the header in which an agent lists, on the data channel upgrade, what it
+/// does beyond the stock agent. The stock agent sends none, so a gateway that sees none keeps
+/// to the stock behaviour.
+pub const FEATURES_HEADER: &str = "x-axt-features";
+/// Feature `half-close`: on a port session, a CloseChannel frame means "the client finished
+/// sending": the agent shuts the target's write side and relays until the target closes (the
+/// stock agent ignores CloseChannel).
+pub const FEATURE_HALF_CLOSE: &str = "half-close";
+
 /// What an agent frame carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentMessageType {

@@ -16,14 +16,9 @@ use crate::{
     kick::KEEPALIVE_PAYLOAD,
 };
 
-/// axtlab extension: the header in which the agent lists what it does beyond the stock agent,
-/// on the data channel upgrade. The stock agent sends none, so a gateway that sees none keeps
-/// to the stock behaviour.
-pub const FEATURES_HEADER: &str = "x-axt-features";
-/// The extensions: `half-close` — on a port session, a CloseChannel frame means "the client
-/// finished sending": the agent shuts the target's write side and relays until the target
-/// closes (the stock agent ignores CloseChannel).
-pub const FEATURES: &str = "half-close";
+pub use axt_proto::agent_frame::FEATURES_HEADER;
+/// The extensions this agent announces (see `axt_proto::agent_frame::FEATURE_HALF_CLOSE`).
+pub const FEATURES: &str = axt_proto::agent_frame::FEATURE_HALF_CLOSE;
 
 /// Dials after a lost channel before giving up with `Timeout`: the stock agent's 11 (one at
 /// once, then ten backing off from 100 ms to a 2 s cap).

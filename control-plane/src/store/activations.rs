@@ -149,7 +149,9 @@ impl Store {
         if r.public_key.trim().is_empty() {
             return Err(RegistrationError::NoPublicKey);
         }
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: concurrent registrations against one activation queue up, so that its
+        // instance count holds.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let activation: Activation = sqlx::query_as("SELECT * FROM activations WHERE id = ?")
             .bind(&r.activation_id)
             .fetch_optional(&mut *tx)

@@ -88,7 +88,7 @@ impl Identities {
             .map_err(|_| IdentityFailure::Invalid("bad timestamp".into()))?;
         let now = axt_proto::now_ms() as i64;
         let window = shared.config.agent_clock_skew_secs * 1000;
-        if (now - at).abs() > window {
+        if now.abs_diff(at) > window.unsigned_abs() {
             return Err(IdentityFailure::Invalid(
                 "timestamp outside the window".into(),
             ));

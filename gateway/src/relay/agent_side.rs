@@ -8,7 +8,7 @@ use axt_proto::{
 use axum::extract::ws::Message;
 use tokio::time::Instant;
 
-use super::session::{recv_agent, Relay};
+use super::session::{recv_agent, Relay, SEND_TIMEOUT};
 
 /// Client input held before the agent is ready, in bytes. Past it the relay stops reading the
 /// client (back-pressure through the WebSocket) instead of dropping anything.
@@ -21,10 +21,13 @@ impl Relay {
     /// Sends to the agent now, or holds the frame until the agent is ready for it.
     pub(super) async fn send_agent(&mut self, msg: Message) {
         if let (Some(agent), true) = (&mut self.agent, self.released) {
-            match agent.send(msg.clone()).await {
-                Ok(()) => return,
-                // The data channel broke under us: hold the frame for the agent's re-dial.
-                Err(_) => self.agent_lost(),
+            match tokio::time::timeout(SEND_TIMEOUT, agent.send(msg.clone())).await {
+                Ok(Ok(())) => {
+                    self.last_to_agent = Instant::now();
+                    return;
+                }
+                // The data channel broke (or stalled) under us: hold the frame for the re-dial.
+                _ => self.agent_lost(),
             }
         }
         self.held_bytes += message_len(&msg);
@@ -47,7 +50,10 @@ impl Relay {
                 self.held.push_front(msg);
                 return;
             };
-            if agent.send(msg.clone()).await.is_err() {
+            if !matches!(
+                tokio::time::timeout(SEND_TIMEOUT, agent.send(msg.clone())).await,
+                Ok(Ok(()))
+            ) {
                 self.held_bytes += message_len(&msg);
                 self.held.push_front(msg);
                 self.agent_lost();
@@ -85,7 +91,18 @@ impl Relay {
         self.output(&frame.payload).await;
         if !self.released {
             self.release().await;
+        } else if !self.first_output {
+            // Released by the hold timer before the agent said anything: its PTY may not have
+            // existed when the size went, so send it again now (stock-agent.md §14.7).
+            if let Some(msg) = self
+                .size
+                .filter(|_| !self.is_port())
+                .and_then(|size| self.framer.set_size(size))
+            {
+                self.send_agent(msg).await;
+            }
         }
+        self.first_output = true;
     }
 
     /// The agent can take input now: its rate and the terminal size first, then everything
@@ -98,11 +115,9 @@ impl Relay {
             }
         }
         // The session's rate, as the stock agent's status code 7 (it also had it as flowLimit).
-        if let Some(bits) = self.rate_bits() {
-            let payload = rate_payload(bits, MIN_AGENT_RATE_BITS);
-            if let Some(msg) = self.framer.agent_frame(AgentMessageType::Status, payload) {
-                self.held.push_front(msg);
-            }
+        let payload = rate_payload(self.agent_rate_bits(), MIN_AGENT_RATE_BITS);
+        if let Some(msg) = self.framer.agent_frame(AgentMessageType::Status, payload) {
+            self.held.push_front(msg);
         }
         self.flush_held().await;
     }

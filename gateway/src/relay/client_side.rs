@@ -9,7 +9,10 @@ use axt_proto::{
 use axum::extract::ws::Message;
 use tokio::time::Instant;
 
-use super::{end::End, session::Relay};
+use super::{
+    end::End,
+    session::{Relay, SEND_TIMEOUT},
+};
 
 /// Output kept for a 1.02 client's replay, in bytes. While the client is connected the oldest
 /// is let go past it (it was delivered); while it is away the agent stops being read instead.
@@ -32,6 +35,12 @@ impl Relay {
             }
         };
         super::frames::trace("client→gateway", &frame.kind, frame.seq, &frame.payload);
+        // Clients send an empty id (1.01) or the one the gateway gave them (1.02); a frame
+        // naming another channel is not this connection's to apply.
+        if !frame.channel_id.is_empty() && frame.channel_id != self.opened.channel_id {
+            tracing::warn!(named = %frame.channel_id, "ignoring a frame for another channel");
+            return None;
+        }
         if !frame.schema.is_empty() && frame.schema != self.framer.client_schema {
             self.framer.client_schema.clone_from(&frame.schema);
         }
@@ -148,10 +157,18 @@ impl Relay {
         }
     }
 
-    /// Sends to the client if it is there; a failed send is noticed by the next read.
+    /// Sends to the client if it is there. A failed send is noticed by the next read; a client
+    /// that stops reading for [`SEND_TIMEOUT`] is let go (a 1.02 client may come back).
     pub(super) async fn send_client(&mut self, msg: Message) {
         if let Some(client) = self.client.as_mut() {
-            let _ = client.send(msg).await;
+            if tokio::time::timeout(SEND_TIMEOUT, client.send(msg))
+                .await
+                .is_err()
+            {
+                tracing::warn!("the client stopped reading; letting it go");
+                self.client = None;
+                self.client_stalled = true;
+            }
         }
     }
 }

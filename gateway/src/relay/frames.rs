@@ -85,6 +85,13 @@ impl Framer {
         }
     }
 
+    /// The empty Output sent as soon as a client connects. It takes no output sequence number:
+    /// the client's schema is not known yet, and a 1.02 client must see its first real Output
+    /// as number 1.
+    pub fn early_output(&self) -> Option<Message> {
+        self.client_frame(ClientMessageType::Output, 0, Vec::new())
+    }
+
     /// Output frames for the client, split to what one frame can carry, each with its output
     /// sequence number (1.02 keeps them for replay).
     pub fn output(&mut self, payload: &[u8]) -> Vec<(u32, Vec<u8>, Message)> {

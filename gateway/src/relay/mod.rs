@@ -35,9 +35,6 @@ pub struct AgentSocket {
     pub half_close: bool,
 }
 
-/// The header in which axt-agent lists its extensions on the data channel upgrade.
-pub const FEATURES_HEADER: &str = "x-axt-features";
-
 /// What reaches a relay besides the frames of its two sockets.
 pub enum RelayEvent {
     /// The agent opened (or re-opened) the data channel.
@@ -187,9 +184,12 @@ pub async fn agent_backend(
 ) -> Response {
     let channel_id = query.get("channelId").cloned().unwrap_or_default();
     let half_close = headers
-        .get(FEATURES_HEADER)
+        .get(axt_proto::agent_frame::FEATURES_HEADER)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|f| f.trim() == "half-close"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|f| f.trim() == axt_proto::agent_frame::FEATURE_HALF_CLOSE)
+        });
     let Some(events) = shared.channels.sender(&channel_id, &agent.instance_id) else {
         tracing::warn!(instance_id = %agent.instance_id, %channel_id, "data channel for no live channel");
         return (StatusCode::NOT_FOUND, "no such channel").into_response();
@@ -211,10 +211,10 @@ pub async fn agent_backend(
     })
 }
 
-/// Every half second, asks the control plane which of the sessions relayed here must end, so
+/// Four times a second, asks the control plane which of the sessions relayed here must end, so
 /// that EndTerminalSession and StopInstance reach live connections within a second.
 pub async fn watch_sessions(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

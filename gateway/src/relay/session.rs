@@ -21,6 +21,11 @@ const AGENT_GRACE: Duration = Duration::from_secs(3);
 /// After a client's Close on a port session, how long output still in flight from a stock
 /// agent is relayed before the gateway closes (the stock agent cannot half-close).
 const STOCK_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How often the gateway sends the agent an empty Input when nothing else went its way.
+const AGENT_KEEPALIVE: Duration = Duration::from_secs(60);
+/// The longest a send to either socket may take; a peer that stops reading for that long is
+/// treated as gone, so a stalled peer can never hold the relay.
+pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a 1.02 client may stay away before its connection ends (and never past the
 /// URL's validity).
 const MAX_DETACH: Duration = Duration::from_secs(600);
@@ -58,6 +63,14 @@ pub(super) struct Relay {
     pub(super) replay_bytes: usize,
     pub(super) bytes_in: u64,
     pub(super) bytes_out: u64,
+    /// The last time anything was sent to the agent: agents end a session after 180 s without
+    /// an inbound frame, so the gateway keeps the channel alive while its own idle policy
+    /// says the connection is in use.
+    pub(super) last_to_agent: Instant,
+    /// A send to the client timed out: it is treated like a dropped connection.
+    pub(super) client_stalled: bool,
+    /// Whether the agent's first output has arrived (the size is sent again then).
+    pub(super) first_output: bool,
     /// When the agent's data channel was lost, if it is gone now.
     pub(super) lost_since: Option<Instant>,
     /// The last time data went either way, for the idle timeout.
@@ -99,6 +112,9 @@ pub async fn run(
         bytes_in: 0,
         bytes_out: 0,
         lost_since: None,
+        last_to_agent: Instant::now(),
+        first_output: false,
+        client_stalled: false,
         last_data: Instant::now(),
         rate,
     };
@@ -125,7 +141,9 @@ impl Relay {
     async fn drive(&mut self, start: Start) -> End {
         // An early Output switches ali-instance-cli to "connected": it holds resizes (and ssh
         // input) until the first one.
-        self.output(&[]).await;
+        if let Some(msg) = self.framer.early_output() {
+            self.send_client(msg).await;
+        }
         if matches!(start, Start::Kick)
             && !self.shared.kicks.send(
                 &self.opened.instance_id,
@@ -200,11 +218,22 @@ impl Relay {
                 _ = sleep_until(close_at) => return End::ClientClosed,
                 _ = sleep_until(detached_at) => return End::ClientClosed,
                 _ = tokio::time::sleep_until(self.last_data + idle) => return End::IdleTimeout,
+                _ = tokio::time::sleep_until(self.last_to_agent + AGENT_KEEPALIVE), if self.released && self.agent.is_some() => {
+                    if let Some(msg) = self.framer.agent_frame(AgentMessageType::Input, Vec::new()) {
+                        self.send_agent(msg).await;
+                    }
+                }
                 changed = closing.changed() => {
                     if changed.is_err() || *closing.borrow_and_update() {
                         return End::GatewayShutdown;
                     }
                 }
+            }
+            if std::mem::take(&mut self.client_stalled) {
+                if !self.detach() {
+                    return End::ClientClosed;
+                }
+                detached_at = Some(self.detach_deadline());
             }
             // The client's Close takes effect once what it sent before has reached the agent.
             if self.client_done && !close_sent && self.released && self.agent.is_some() {
@@ -271,6 +300,12 @@ impl Relay {
         (bytes > 0).then(|| u32::try_from(bytes.saturating_mul(8)).unwrap_or(u32::MAX))
     }
 
+    /// The rate to tell the agent: the session's, or with the limit lifted the highest one the
+    /// frame can carry — the stock agent takes flowLimit 0 as its own default of ≈25 KB/s.
+    pub(super) fn agent_rate_bits(&self) -> u32 {
+        self.rate_bits().unwrap_or(u32::MAX)
+    }
+
     /// Tells the client and the agent, closes both sockets, and records the end.
     async fn finish(mut self, end: End) {
         if let End::GatewayShutdown = end {
@@ -297,7 +332,7 @@ impl Relay {
             );
         }
         if let Some(mut agent) = self.agent.take() {
-            let _ = agent.send(Message::Close(None)).await;
+            let _ = tokio::time::timeout(SEND_TIMEOUT, agent.send(Message::Close(None))).await;
         }
         let (status, closed, detail) = end.record();
         let update = StateUpdate {

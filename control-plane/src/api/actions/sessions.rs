@@ -40,6 +40,9 @@ fn render_connection(c: &Connection) -> Value {
         "StartTime": iso(c.start_time),
         "EndTime": c.end_time.map(iso).unwrap_or_default(),
         "ClosedReason": c.closed_reason,
+        // axtlab extension: bytes relayed each way (SDK models ignore fields they do not know).
+        "BytesIn": c.bytes_in,
+        "BytesOut": c.bytes_out,
     });
     if c.status == "Failed" {
         v["FailedDetail"] = c.failed_detail.clone().into();

@@ -26,7 +26,7 @@ use tokio::{
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
-/// The metadata address every cloud uses; served in the lab by the target host.
+/// The link-local metadata address of most clouds; served in the lab by the target host.
 const METADATA: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 /// The port of the echo servers on the target.
 const ECHO_PORT: u16 = 7;
@@ -217,18 +217,41 @@ fn sha256(path: &std::path::Path) -> String {
     format!("{:x}", hasher.finalize())
 }
 
-/// Asserts that a port session ended because the agent could not open its target.
-fn assert_open_port_failed(session: &Value) {
-    let connection = &session["Connections"]["Connection"][0];
-    assert_eq!(
-        (
-            connection["Status"].as_str(),
-            connection["FailedDetail"].as_str()
-        ),
-        (Some("Failed"), Some("Open_port_failed")),
-        "{session}"
-    );
-    assert_ne!(connection["EndTime"], "", "{session}");
+/// Polls `probe` every 50 ms until what it returns satisfies `done`, for at most `LIMIT`;
+/// returns that, or panics with the last answer. For the records, which the gateway writes
+/// after it has closed the client's WebSocket.
+async fn eventually<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let answer = probe().await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {LIMIT:?}; last: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asserts that the (first) connection of a port session is recorded `Failed` with the
+/// agent's `Open_port_failed`, and ended.
+async fn assert_open_port_failed(w: &World, session_id: &str) {
+    let connections = eventually(
+        "the record of Open_port_failed",
+        || w.stack.connections(session_id),
+        |c: &Vec<Value>| {
+            c.first()
+                .is_some_and(|c| c["Status"] == "Failed" && c["FailedDetail"] == "Open_port_failed")
+        },
+    )
+    .await;
+    assert_ne!(connections[0]["EndTime"], "", "{connections:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -369,19 +392,16 @@ async fn scp_of_32_mib_through_portforward_arrives_intact() {
 
     let forward = forward.interrupt().await;
     w.ended(&forward.session).await;
-    let connections = w
-        .stack
-        .plane
-        .store
-        .connections(&forward.session)
-        .await
-        .unwrap();
+    // One connection, ended, with the whole copy counted.
+    let store = &w.stack.plane.store;
+    let connections = eventually(
+        "the record of the copy's bytes",
+        || async { store.connections(&forward.session).await.unwrap() },
+        |c| c.iter().any(|c| c.bytes_in.max(c.bytes_out) >= 32 << 20),
+    )
+    .await;
     assert_eq!(connections.len(), 1, "{connections:?}");
     assert_eq!(connections[0].status, "Terminated", "{connections:?}");
-    assert!(
-        connections[0].bytes_in.max(connections[0].bytes_out) >= 32 << 20,
-        "{connections:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -513,8 +533,9 @@ async fn a_refused_target_is_a_clear_error_and_the_session_ends() {
         "{stderr}"
     );
     let session = w.newest_session().await;
-    assert_open_port_failed(&session);
-    w.ended(session["SessionId"].as_str().unwrap()).await;
+    let id = session["SessionId"].as_str().unwrap();
+    assert_open_port_failed(&w, id).await;
+    w.ended(id).await;
 
     // axt portforward: the local connection is closed at once and the reason printed; the
     // forward keeps listening, and Ctrl-C ends the session.
@@ -529,15 +550,7 @@ async fn a_refused_target_is_a_clear_error_and_the_session_ends() {
     forward.stdout.expect("closed", LIMIT).await;
     let forward = forward.interrupt().await;
     w.ended(&forward.session).await;
-    let connections = w.stack.connections(&forward.session).await;
-    assert_eq!(
-        (
-            connections[0]["Status"].as_str(),
-            connections[0]["FailedDetail"].as_str()
-        ),
-        (Some("Failed"), Some("Open_port_failed")),
-        "{connections:?}"
-    );
+    assert_open_port_failed(&w, &forward.session).await;
 
     // The agent is none the worse: the next session reaches an open port.
     let out = w.axt_ssh(&target, ECHO_PORT, b"still-here\n").await;
@@ -623,7 +636,7 @@ async fn the_deny_list_holds_for_metadata_addresses_and_names() {
         );
         let session = w.newest_session().await;
         assert_eq!(session["TargetServer"], refused.as_str(), "{session}");
-        assert_open_port_failed(&session);
+        assert_open_port_failed(&w, session["SessionId"].as_str().unwrap()).await;
     }
     assert_eq!(
         metadata.accepted.load(std::sync::atomic::Ordering::SeqCst),

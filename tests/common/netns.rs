@@ -23,13 +23,12 @@
 use std::{
     ffi::OsStr,
     fs,
-    io::Write as _,
     net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::Stdio,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -203,6 +202,9 @@ struct Slot {
 
 impl Slot {
     fn claim() -> Self {
+        // One claim at a time in this process; across processes the hard link decides.
+        static CLAIMING: Mutex<()> = Mutex::new(());
+        let _one = CLAIMING.lock().unwrap_or_else(|p| p.into_inner());
         // Addresses and routes already on this host (an `axt lab`, say) rule their N out.
         let in_use: String = [
             &["-o", "-4", "addr", "show"][..],
@@ -212,30 +214,29 @@ impl Slot {
         .filter_map(|args| std::process::Command::new(IP).args(*args).output().ok())
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .collect();
-        let start = std::process::id() as usize;
-        for i in 0..250usize {
+        let pid = std::process::id();
+        // The lock file is created complete: written under a private name, then hard-linked
+        // to its public one, which fails if that exists.
+        let draft = std::env::temp_dir().join(format!("axt-e2e-netns-slot-draft-{pid}"));
+        fs::write(&draft, pid.to_string()).unwrap();
+        let start = pid as usize;
+        let claimed = (0..250usize).find_map(|i| {
             let n = ((start + i) % 250) as u8 + 1;
             if in_use.contains(&format!("10.213.{n}.")) {
-                continue;
+                return None;
             }
             let path = std::env::temp_dir().join(format!("axt-e2e-netns-slot-{n}"));
             for _ in 0..2 {
-                match fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)
-                {
-                    Ok(mut file) => {
-                        let _ = write!(file, "{}", std::process::id());
-                        return Self { n, path };
-                    }
+                match fs::hard_link(&draft, &path) {
+                    Ok(()) => return Some(Self { n, path }),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         let owner = fs::read_to_string(&path).unwrap_or_default();
-                        let alive = owner.trim().parse::<u32>().is_ok_and(|pid| {
-                            pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
-                        });
-                        if alive {
-                            break;
+                        let dead = owner
+                            .trim()
+                            .parse::<u32>()
+                            .is_ok_and(|owner| !Path::new(&format!("/proc/{owner}")).exists());
+                        if !dead {
+                            return None;
                         }
                         // A crashed run's slot: its root-side links may still hold the subnet.
                         for link in Lab::root_links(n) {
@@ -246,8 +247,10 @@ impl Slot {
                     Err(e) => panic!("{}: {e}", path.display()),
                 }
             }
-        }
-        panic!("no free 10.213.N.0/24 for a network lab");
+            None
+        });
+        let _ = fs::remove_file(&draft);
+        claimed.expect("no free 10.213.N.0/24 for a network lab")
     }
 
     fn addr(&self, host: u8) -> Ipv4Addr {

@@ -5,7 +5,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use tokio::{sync::Mutex, time::Instant};
+
+use crate::Shared;
 
 /// How many bytes may pass at once before pacing starts: a tenth of a second's worth.
 const BURST_SECS: f64 = 0.1;
@@ -62,6 +66,18 @@ impl SessionRate {
             down: Bucket::new(rate),
         }
     }
+}
+
+/// The bandwidth buckets of `session_id` on this gateway, shared by its connections.
+pub fn session_rate(shared: &Shared, session_id: &str, bytes_per_second: u64) -> Arc<SessionRate> {
+    let mut rates = shared.rates.lock().unwrap_or_else(|p| p.into_inner());
+    rates.retain(|_, rate| rate.strong_count() > 0);
+    if let Some(rate) = rates.get(session_id).and_then(std::sync::Weak::upgrade) {
+        return rate;
+    }
+    let rate = Arc::new(SessionRate::new(bytes_per_second));
+    rates.insert(session_id.to_owned(), Arc::downgrade(&rate));
+    rate
 }
 
 #[cfg(test)]

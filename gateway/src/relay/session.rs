@@ -10,7 +10,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use tokio::{sync::mpsc, time::Instant};
 use tracing::Instrument as _;
 
-use super::{end::End, frames::Framer, rate::SessionRate, AgentSocket, RelayEvent};
+use super::{
+    end::End,
+    frames::Framer,
+    rate::{session_rate, SessionRate},
+    AgentSocket, RelayEvent,
+};
 use crate::{
     cp::{Opened, StateUpdate},
     Shared,
@@ -26,6 +31,8 @@ const AGENT_KEEPALIVE: Duration = Duration::from_secs(60);
 /// The longest a send to either socket may take; a peer that stops reading for that long is
 /// treated as gone, so a stalled peer can never hold the relay.
 pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing relay waits for the client's own Close.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// The longest a 1.02 client may stay away before its connection ends (and never past the
 /// URL's validity).
 const MAX_DETACH: Duration = Duration::from_secs(600);
@@ -319,21 +326,9 @@ impl Relay {
                 return;
             }
         }
-        if let Some(reason) = end.client_reason() {
-            if let Some(msg) = self.framer.status(ChannelState::Closed, reason) {
-                self.send_client(msg).await;
-            }
-        }
-        self.close_client(1000).await;
-        if !matches!(end, End::Result(_) | End::AgentNotOnline) {
-            self.shared.kicks.send(
-                &self.opened.instance_id,
-                Kick::SessionStop(self.opened.channel_id.clone()),
-            );
-        }
-        if let Some(mut agent) = self.agent.take() {
-            let _ = tokio::time::timeout(SEND_TIMEOUT, agent.send(Message::Close(None))).await;
-        }
+        // The record first: a client told the session is over may at once call
+        // EndTerminalSession, which must not find the connection still live and overwrite why
+        // it ended.
         let (status, closed, detail) = end.record();
         let update = StateUpdate {
             status: Some(status),
@@ -350,30 +345,43 @@ impl Relay {
         {
             tracing::warn!(%error, "recording the end of the connection");
         }
-    }
-
-    async fn close_client(&mut self, code: u16) {
-        if let Some(mut client) = self.client.take() {
-            let _ = client
-                .send(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: "".into(),
-                })))
-                .await;
+        if let Some(reason) = end.client_reason() {
+            if let Some(msg) = self.framer.status(ChannelState::Closed, reason) {
+                self.send_client(msg).await;
+            }
+        }
+        self.close_client(1000).await;
+        if !matches!(end, End::Result(_) | End::AgentNotOnline) {
+            self.shared.kicks.send(
+                &self.opened.instance_id,
+                Kick::SessionStop(self.opened.channel_id.clone()),
+            );
+        }
+        if let Some(mut agent) = self.agent.take() {
+            let _ = tokio::time::timeout(SEND_TIMEOUT, agent.send(Message::Close(None))).await;
         }
     }
-}
 
-/// The bandwidth buckets of `session_id` on this gateway, shared by its connections.
-fn session_rate(shared: &Shared, session_id: &str, bytes_per_second: u64) -> Arc<SessionRate> {
-    let mut rates = shared.rates.lock().unwrap_or_else(|p| p.into_inner());
-    rates.retain(|_, rate| rate.strong_count() > 0);
-    if let Some(rate) = rates.get(session_id).and_then(std::sync::Weak::upgrade) {
-        return rate;
+    /// Closes the client's WebSocket the polite way: Close, then read until the client's own
+    /// Close (or EOF) for a moment. Dropping the socket with the client's input unread would
+    /// make the kernel reset the connection, and the client could lose the Status just sent.
+    async fn close_client(&mut self, code: u16) {
+        if let Some(mut client) = self.client.take() {
+            let close = Message::Close(Some(CloseFrame {
+                code,
+                reason: "".into(),
+            }));
+            let _ = tokio::time::timeout(SEND_TIMEOUT, client.send(close)).await;
+            let _ = tokio::time::timeout(CLOSE_LINGER, async {
+                while let Some(Ok(msg)) = client.recv().await {
+                    if matches!(msg, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
-    let rate = Arc::new(SessionRate::new(bytes_per_second));
-    rates.insert(session_id.to_owned(), Arc::downgrade(&rate));
-    rate
 }
 
 /// The next message of a socket, or never when there is none.

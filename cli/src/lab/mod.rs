@@ -16,13 +16,14 @@
 //! instances come back on the next `up`). `axt lab down` stops the processes by pid and
 //! removes the namespaces, links and routes by name ([`procs`], [`net`]).
 
+mod hosts;
 pub mod net;
 pub mod procs;
 pub mod state;
+mod summary;
 pub mod target;
 
 use std::{
-    fmt::Write as _,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::ExitCode,
@@ -37,9 +38,11 @@ use crate::{
     args::{GlobalArgs, LabArgs, LabCommand, LabDirArgs, LabDownArgs, LabUpArgs},
     profile::Settings,
 };
+use hosts::{start_instance, start_target};
 use net::Plan;
 use procs::{LogWatch, Started};
 use state::{Instance, LabState, Mode, Process, Target};
+use summary::{exports, quote, summary, write_env_file};
 
 /// The region of the lab's instances and sessions.
 pub const REGION: &str = "cn-hangzhou";
@@ -280,155 +283,6 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
     Ok(())
 }
 
-/// The private target: the web service, and sshd when OpenSSH is installed (and, on
-/// loopback, only as root).
-async fn start_target(
-    lab: &mut Builder,
-    bins: &Binaries,
-    plan: Option<Plan>,
-) -> anyhow::Result<()> {
-    let (ip, launcher, netns) = match plan {
-        Some(plan) => (
-            plan.target_ip(),
-            netns_launcher(&plan.target_ns()),
-            Some(plan.target_ns()),
-        ),
-        None => (LOOPBACK_TARGET, Vec::new(), None),
-    };
-    let http = SocketAddr::new(ip.into(), net::TARGET_HTTP_PORT);
-    let ready = lab.dir.join("target-http.ready");
-    let _ = std::fs::remove_file(&ready);
-    let mut cmd = procs::command(&launcher, &bins.axt);
-    cmd.args(["lab", "serve-target", "--listen", &http.to_string()])
-        .args(["--name", netns.as_deref().unwrap_or("the loopback target")])
-        .arg("--ready-file")
-        .arg(&ready);
-    let started = lab.start("target-http", cmd)?;
-    procs::wait_until(&mut lab.started[started], "listening", START_LIMIT, || {
-        ready.exists().then_some(())
-    })
-    .await?;
-
-    let sshd = Path::new("/usr/sbin/sshd");
-    let root = nix::unistd::geteuid().is_root();
-    let mut ssh_port = None;
-    let mut ssh_key = None;
-    let port = if plan.is_some() {
-        22
-    } else {
-        LOOPBACK_SSH_PORT
-    };
-    let files = if sshd.exists() && root {
-        // Without ssh-keygen, say so and go on: the web service is the tour's target.
-        target::ssh_files(&lab.dir.join("ssh"), SocketAddr::new(ip.into(), port))
-            .map_err(|err| eprintln!("axt lab: no sshd on the target ({err:#})"))
-            .ok()
-    } else {
-        eprintln!(
-            "axt lab: no sshd on the target ({})",
-            if root {
-                "/usr/sbin/sshd is not installed"
-            } else {
-                "it needs root"
-            }
-        );
-        None
-    };
-    if let Some(files) = files {
-        let mut cmd = procs::command(&launcher, sshd);
-        cmd.args(["-D", "-e", "-f"]).arg(&files.config);
-        let started = lab.start("target-sshd", cmd)?;
-        let watch = LogWatch::from_start(&lab.log("target-sshd"));
-        procs::wait_until(&mut lab.started[started], "listening", START_LIMIT, || {
-            watch.find("Server listening on")
-        })
-        .await?;
-        ssh_port = Some(port);
-        ssh_key = Some(files.client_key);
-    }
-    lab.state.target = Some(Target {
-        netns,
-        ip: ip.to_string(),
-        http_port: net::TARGET_HTTP_PORT,
-        ssh_port,
-        ssh_key,
-    });
-    lab.save()
-}
-
-/// Instance `i`: registered once (its identity stays in `<lab>/agents/instance-i`), then
-/// `axt-agent run`, waited for until its kick channel is up.
-async fn start_instance(
-    lab: &mut Builder,
-    bins: &Binaries,
-    plan: Option<Plan>,
-    i: u8,
-    client: &ApiClient,
-    args: &LabUpArgs,
-) -> anyhow::Result<Instance> {
-    let name = format!("instance-{i}");
-    let state_dir = lab.dir.join("agents").join(&name);
-    let launcher = plan.map_or_else(Vec::new, |p| netns_launcher(&p.instance_ns(i)));
-    let log = lab.log(&name);
-    let _ = std::fs::remove_file(&log);
-    let gateway = lab.state.gateway.clone();
-    let ca = lab.state.ca_cert.clone();
-    let id_file = state_dir.join("instance-id");
-    if !id_file.exists() {
-        let mut params = Params::new();
-        params.insert("InstanceName".into(), name.clone());
-        let activation = client.call("CreateActivation", params).await?;
-        let field = |key: &str| {
-            activation[key]
-                .as_str()
-                .map(str::to_owned)
-                .with_context(|| format!("CreateActivation answered without {key}"))
-        };
-        let mut cmd = procs::command(&launcher, &bins.agent);
-        cmd.args(["register", "--server", &gateway, "--region", REGION])
-            .args(["--activation-id", &field("ActivationId")?])
-            .args(["--instance-name", &name])
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .arg("--ca-cert")
-            .arg(&ca)
-            // The code stays out of the process list.
-            .env("AXT_ACTIVATION_CODE", field("ActivationCode")?);
-        procs::run_to_end(&format!("{name} register"), cmd, &log, REGISTER_LIMIT).await?;
-    }
-    let id = std::fs::read_to_string(&id_file)
-        .with_context(|| format!("reading {}", id_file.display()))?
-        .trim()
-        .to_owned();
-
-    let mut cmd = procs::command(&launcher, &bins.agent);
-    cmd.args(["run", "--server", &gateway])
-        .arg("--state-dir")
-        .arg(&state_dir)
-        .arg("--ca-cert")
-        .arg(&ca)
-        .env("RUST_LOG", "info");
-    if let Some(user) = &args.default_user {
-        cmd.args(["--default-user", user]);
-    }
-    let watch = LogWatch::from_end(&log);
-    let started = lab.start_appending(&name, cmd)?;
-    procs::wait_until(
-        &mut lab.started[started],
-        "opening its kick channel",
-        START_LIMIT,
-        || watch.find(AGENT_READY),
-    )
-    .await?;
-    Ok(Instance {
-        name,
-        id,
-        netns: plan.map(|p| p.instance_ns(i)),
-        public_ip: plan.map(|p| p.public_ip(i).to_string()),
-        private_ip: plan.map(|p| p.private_ip(i).to_string()),
-    })
-}
-
 impl Builder {
     /// Like [`Builder::start`], appending to the log (after a `register` wrote to it).
     fn start_appending(&mut self, name: &str, cmd: std::process::Command) -> anyhow::Result<usize> {
@@ -511,161 +365,6 @@ fn lab_settings(dir: &Path, state: &LabState) -> anyhow::Result<Settings> {
         ..Default::default()
     };
     Ok(Settings::resolve(&global, None)?)
-}
-
-/// The `export` lines of a lab.
-fn exports(dir: &Path, state: &LabState) -> anyhow::Result<String> {
-    let (id, secret) = admin_key(dir)?;
-    let mut out = String::new();
-    for (name, value) in [
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", id),
-        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret),
-        ("ALIBABA_CLOUD_ECS_ENDPOINT", state.api.clone()),
-        ("ALIBABA_CLOUD_REGION_ID", REGION.to_owned()),
-        ("AXT_CA_CERT", state.ca_cert.display().to_string()),
-    ] {
-        writeln!(out, "export {name}={}", quote(&value))?;
-    }
-    Ok(out)
-}
-
-/// `<lab>/env.sh` (mode 0600: it holds the secret), for `. axt-data/lab/env.sh`.
-fn write_env_file(dir: &Path, state: &LabState) -> anyhow::Result<()> {
-    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
-    let path = dir.join("env.sh");
-    let _ = std::fs::remove_file(&path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(exports(dir, state)?.as_bytes())?;
-    Ok(())
-}
-
-/// A shell word: as is when it is plain, else in single quotes.
-fn quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b))
-    {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-/// How to type `axt` here: `axt` when that is what PATH finds, else its path (relative to
-/// the current directory when under it).
-fn axt_command() -> String {
-    let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else {
-        return "axt".into();
-    };
-    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths)
-            .any(|dir| dir.join("axt").canonicalize().is_ok_and(|p| p == exe))
-    });
-    if on_path {
-        return "axt".into();
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    exe.strip_prefix(&cwd)
-        .map_or(exe.clone(), Path::to_path_buf)
-        .display()
-        .to_string()
-}
-
-/// What `axt lab up` prints: the hosts, the `export` lines and the tour's two commands.
-fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::Result<String> {
-    let axt = axt_command();
-    let target = state.target.as_ref().context("the lab has no target")?;
-    let first = state.instances.first().context("the lab has no instance")?;
-    let shown_dir = dir_arg.display();
-    let mut out = String::new();
-    match (state.mode, state.net_index) {
-        (Mode::Netns, Some(n)) => writeln!(
-            out,
-            "axtlab is up: network namespaces on 10.213.{n}.0/24, state and logs in {shown_dir}/"
-        )?,
-        _ => writeln!(
-            out,
-            "axtlab is up on loopback (the private target is NOT isolated), state and logs in \
-             {shown_dir}/"
-        )?,
-    }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "  control plane  http://{}  (logs/control-plane.log)",
-        state.api
-    )?;
-    writeln!(
-        out,
-        "  gateway        wss://{}  (logs/gateway.log)",
-        state.gateway
-    )?;
-    for instance in &state.instances {
-        let place = match (&instance.netns, &instance.public_ip, &instance.private_ip) {
-            (Some(ns), Some(public), Some(private)) => {
-                format!("netns {ns}, {public} and {private}")
-            }
-            _ => "this host".to_owned(),
-        };
-        writeln!(
-            out,
-            "  {:<14} {}  ({place}; logs/{}.log)",
-            instance.name, instance.id, instance.name
-        )?;
-    }
-    let ssh = target
-        .ssh_port
-        .map_or(String::new(), |port| format!(", ssh :{port}"));
-    let reach = if target.netns.is_some() {
-        "only the instances reach it"
-    } else {
-        "NOT isolated on loopback"
-    };
-    writeln!(
-        out,
-        "  private target {}  (http :{}{ssh}; {reach})",
-        target.ip, target.http_port
-    )?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "In your shell (or: eval \"$({axt} lab env{})\"):",
-        dir_flag(dir_arg)
-    )?;
-    writeln!(out)?;
-    for line in exports(dir, state)?.lines() {
-        writeln!(out, "  {line}")?;
-    }
-    writeln!(out)?;
-    writeln!(out, "A shell on {}:", first.name)?;
-    writeln!(out)?;
-    writeln!(out, "  {axt} session --instance {}", first.id)?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "The private web service on http://127.0.0.1:{}/ (through {}):",
-        target.http_port, first.name
-    )?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "  {axt} portforward --instance {} --target-server {} --remote-port {} --local-port {}",
-        first.id, target.ip, target.http_port, target.http_port
-    )?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "The tour (docs/tour.md) follows one session through the logs. `{axt} lab down{}` stops \
-         it all.",
-        dir_flag(dir_arg)
-    )?;
-    Ok(out)
 }
 
 /// `axt lab env`.

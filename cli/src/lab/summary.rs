@@ -1,0 +1,167 @@
+//! What `axt lab up` tells the user: the `export` lines, the env file, and the summary with
+//! the tour's commands.
+
+use std::{fmt::Write as _, path::Path};
+
+use anyhow::Context as _;
+
+use super::{
+    admin_key, dir_flag,
+    state::{LabState, Mode},
+    REGION,
+};
+
+/// The `export` lines of a lab.
+pub(super) fn exports(dir: &Path, state: &LabState) -> anyhow::Result<String> {
+    let (id, secret) = admin_key(dir)?;
+    let mut out = String::new();
+    for (name, value) in [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", id),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret),
+        ("ALIBABA_CLOUD_ECS_ENDPOINT", state.api.clone()),
+        ("ALIBABA_CLOUD_REGION_ID", REGION.to_owned()),
+        ("AXT_CA_CERT", state.ca_cert.display().to_string()),
+    ] {
+        writeln!(out, "export {name}={}", quote(&value))?;
+    }
+    Ok(out)
+}
+
+/// `<lab>/env.sh` (mode 0600: it holds the secret), for `. axt-data/lab/env.sh`.
+pub(super) fn write_env_file(dir: &Path, state: &LabState) -> anyhow::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    let path = dir.join("env.sh");
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(exports(dir, state)?.as_bytes())?;
+    Ok(())
+}
+
+/// A shell word: as is when it is plain, else in single quotes.
+pub(super) fn quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// How to type `axt` here: `axt` when that is what PATH finds, else its path (relative to
+/// the current directory when under it).
+pub(super) fn axt_command() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else {
+        return "axt".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .any(|dir| dir.join("axt").canonicalize().is_ok_and(|p| p == exe))
+    });
+    if on_path {
+        return "axt".into();
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    exe.strip_prefix(&cwd)
+        .map_or(exe.clone(), Path::to_path_buf)
+        .display()
+        .to_string()
+}
+
+/// What `axt lab up` prints: the hosts, the `export` lines and the tour's two commands.
+pub(super) fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::Result<String> {
+    let axt = axt_command();
+    let target = state.target.as_ref().context("the lab has no target")?;
+    let first = state.instances.first().context("the lab has no instance")?;
+    let shown_dir = dir_arg.display();
+    let mut out = String::new();
+    match (state.mode, state.net_index) {
+        (Mode::Netns, Some(n)) => writeln!(
+            out,
+            "axtlab is up: network namespaces on 10.213.{n}.0/24, state and logs in {shown_dir}/"
+        )?,
+        _ => writeln!(
+            out,
+            "axtlab is up on loopback (the private target is NOT isolated), state and logs in \
+             {shown_dir}/"
+        )?,
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  control plane  http://{}  (logs/control-plane.log)",
+        state.api
+    )?;
+    writeln!(
+        out,
+        "  gateway        wss://{}  (logs/gateway.log)",
+        state.gateway
+    )?;
+    for instance in &state.instances {
+        let place = match (&instance.netns, &instance.public_ip, &instance.private_ip) {
+            (Some(ns), Some(public), Some(private)) => {
+                format!("netns {ns}, {public} and {private}")
+            }
+            _ => "this host".to_owned(),
+        };
+        writeln!(
+            out,
+            "  {:<14} {}  ({place}; logs/{}.log)",
+            instance.name, instance.id, instance.name
+        )?;
+    }
+    let ssh = target
+        .ssh_port
+        .map_or(String::new(), |port| format!(", ssh :{port}"));
+    let reach = if target.netns.is_some() {
+        "only the instances reach it"
+    } else {
+        "NOT isolated on loopback"
+    };
+    writeln!(
+        out,
+        "  private target {}  (http :{}{ssh}; {reach})",
+        target.ip, target.http_port
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "In your shell (or: eval \"$({axt} lab env{})\"):",
+        dir_flag(dir_arg)
+    )?;
+    writeln!(out)?;
+    for line in exports(dir, state)?.lines() {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "A shell on {}:", first.name)?;
+    writeln!(out)?;
+    writeln!(out, "  {axt} session --instance {}", first.id)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The private web service on http://127.0.0.1:{}/ (through {}):",
+        target.http_port, first.name
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {axt} portforward --instance {} --target-server {} --remote-port {} --local-port {}",
+        first.id, target.ip, target.http_port, target.http_port
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The tour (docs/tour.md) follows one session through the logs. `{axt} lab down{}` stops \
+         it all.",
+        dir_flag(dir_arg)
+    )?;
+    Ok(out)
+}

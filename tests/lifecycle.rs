@@ -354,3 +354,69 @@ async fn bad_input_is_refused_and_touches_no_other_session() {
     good.input("echo fine-$((7*6))\r").await;
     good.expect_output("fine-42", LIMIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_surface_refuses_forged_identities() {
+    use axt_proto::identity::{AgentKey, INSTANCE_ID, REQUEST_ID, SIGNATURE, TIMESTAMP};
+    let mut stack = Stack::start(&[], &[]).await;
+    let instance = stack.agent(&[]).await;
+    let http = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&stack.ca).unwrap()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let beat = format!("https://{}/luban/api/heart-beat", stack.gw_addr);
+    let send = |headers: Vec<(&'static str, String)>| {
+        let mut req = http.get(&beat);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        req.send()
+    };
+    // No identity at all.
+    assert_eq!(send(vec![]).await.unwrap().status(), 401);
+    // The real instance id, signed with a key that is not the one it registered.
+    let other = AgentKey::generate().unwrap();
+    let now = axt_proto::now_ms().to_string();
+    let forged = other
+        .sign(
+            &instance,
+            "machine",
+            &now,
+            "c2457209-2ffe-4eb6-8118-7e226d8cf56a",
+        )
+        .unwrap();
+    let headers = |id: &axt_proto::identity::Identity| {
+        vec![
+            (INSTANCE_ID, id.instance_id.clone()),
+            (TIMESTAMP, id.timestamp_ms.clone()),
+            (REQUEST_ID, id.request_id.clone()),
+            (SIGNATURE, id.signature.clone()),
+        ]
+    };
+    assert_eq!(send(headers(&forged)).await.unwrap().status(), 401);
+    // An instance id that does not exist, or that would steer the gateway's lookup.
+    for id in ["mi-doesnotexist", "../sessions/verify"] {
+        let forged = other
+            .sign(id, "machine", &now, &uuid::Uuid::new_v4().to_string())
+            .unwrap();
+        let status = send(headers(&forged)).await.unwrap().status();
+        assert_eq!(status, 401, "{id}");
+    }
+    // A timestamp far off, even correctly signed by someone, is refused before anything else.
+    let stale = other
+        .sign(&instance, "machine", "1", &uuid::Uuid::new_v4().to_string())
+        .unwrap();
+    assert_eq!(send(headers(&stale)).await.unwrap().status(), 401);
+    // The data channel refuses the same way: no upgrade without a verified identity.
+    let backend = format!(
+        "wss://{}/luban/session/backend?channelId=c-x",
+        stack.gw_addr
+    );
+    let refused = RawClient::connect(&backend, &stack.ca, false)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.0, 401);
+}

@@ -101,8 +101,12 @@ async fn end_terminal_session_closes_live_connections_within_a_second_and_leaves
     let mut stack = Stack::start(&[], &[]).await;
     let (mut client, _, session) = shell(&mut stack, false).await;
     let marker = format!("sleep {}", 30_000 + std::process::id() % 10_000);
+    let hardy = format!("sleep {}", 40_000 + std::process::id() % 10_000);
+    // A plain background job, and one that ignores the hang-up.
     client
-        .input(&format!("{marker} & echo bg-$((40+2))\r"))
+        .input(&format!(
+            "{marker} & nohup {hardy} >/dev/null 2>&1 & echo bg-$((40+2))\r"
+        ))
         .await;
     client.expect_output("bg-42", LIMIT).await;
     let ended = Instant::now();
@@ -128,7 +132,7 @@ async fn end_terminal_session_closes_live_connections_within_a_second_and_leaves
             .unwrap();
         !String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .any(|l| l.contains(&marker) && !l.contains("ps -eo"))
+            .any(|l| (l.contains(&marker) || l.contains(&hardy)) && !l.contains("ps -eo"))
     };
     axt_e2e::wait_for(LIMIT, gone).await;
     let connections = stack.connections(&session).await;

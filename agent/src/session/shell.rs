@@ -148,13 +148,48 @@ impl Shell {
         // ESRCH only means the group is already gone.
         let _ = nix::sys::signal::killpg(pgid, Signal::SIGHUP);
         let _ = tokio::time::timeout(HANGUP_GRACE, self.exited()).await;
-        // Whatever the shell left behind in its group goes too.
+        // Whatever the shell left behind goes too: its group, and every process still in its
+        // session — interactive bash puts each job in a group of its own, and `nohup` jobs
+        // ignore the hang-up.
         let _ = nix::sys::signal::killpg(pgid, Signal::SIGKILL);
+        kill_session(pgid);
         if tokio::time::timeout(HANGUP_GRACE, self.exited())
             .await
             .is_err()
         {
             warn!(%pgid, "the shell did not exit after SIGKILL");
+        }
+    }
+}
+
+/// SIGKILLs every process whose session id is `sid` (the PTY child is a session leader, so its
+/// pid is the session's id). Read from `/proc`; a process that vanished meanwhile is skipped.
+fn kill_session(sid: nix::unistd::Pid) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name (field 2) may hold spaces and parentheses: fields after it start
+        // after the last ')'. Then: state, ppid, pgrp, session.
+        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        let session = after
+            .split_whitespace()
+            .nth(3)
+            .and_then(|f| f.parse::<i32>().ok());
+        if session == Some(sid.as_raw()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }

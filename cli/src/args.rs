@@ -152,9 +152,9 @@ pub struct SessionArgs {
 /// How a byte relay frames what it sends; shared by `portforward` and `ssh`.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct RelayArgs {
-    /// Most bytes per Input frame. The axtlab gateway takes any size; 2048 is what
-    /// ali-instance-cli sends, for a gateway that expects no more.
-    #[arg(long, default_value_t = 32 * 1024, value_parser = clap::value_parser!(u32).range(1..=32 * 1024))]
+    /// Most bytes per Input frame, at most 61440. The axtlab gateway takes any size; 2048 is
+    /// what ali-instance-cli sends, for a gateway that expects no more.
+    #[arg(long, default_value_t = 60 * 1024, value_parser = clap::value_parser!(u32).range(1..=60 * 1024))]
     pub frame_size: u32,
 }
 
@@ -346,10 +346,10 @@ mod tests {
             (args.local_host.as_str(), args.local_port),
             ("127.0.0.1", 0)
         );
-        assert_eq!(args.relay.frame_size, 32 * 1024);
+        assert_eq!(args.relay.frame_size, 60 * 1024);
         assert!(parse(&[]).is_err(), "--local-port is required");
         assert!(parse(&["--local-port", "1", "--frame-size", "0"]).is_err());
-        assert!(parse(&["--local-port", "1", "--frame-size", "32769"]).is_err());
+        assert!(parse(&["--local-port", "1", "--frame-size", "61441"]).is_err());
     }
 
     #[test]

@@ -176,7 +176,7 @@ async fn a_half_closed_connection_gets_everything_back_then_eof() {
     assert!(back == data, "{} bytes back for {}", back.len(), data.len());
     let served = gateway.served().await;
     assert!(
-        served.sent_close && served.largest <= 32 * 1024,
+        served.sent_close && served.largest <= axt_cli::channel::MAX_INPUT_LIMIT,
         "{served:?}"
     );
 

@@ -2,6 +2,11 @@
 //! frames), as a token bucket of one chunk. With a one-chunk bucket, a steady stream goes out
 //! one chunk per `chunk / rate` — the stock agent's "send, then sleep 1000/(rate/8/chunk)
 //! ms" — while a lone keystroke echo after a pause goes out at once.
+//!
+//! Waits shorter than [`MIN_WAIT`] are not slept: tokio's timer rounds every sleep up to a
+//! whole millisecond, so at high rates a sub-millisecond wait per chunk would cap the stream at
+//! one chunk per millisecond (32 MB/s with 32 KiB chunks) whatever the rate. The debt is kept
+//! instead and paid in one sleep once it reaches a millisecond, which keeps the average rate.
 
 use std::time::Duration;
 
@@ -10,6 +15,11 @@ use tokio::time::Instant;
 /// The lowest rate a Status 7 frame may set: the stock agent divides by zero below it, so a
 /// gateway never sends less and this agent ignores less.
 pub const MIN_RATE_BITS: u32 = axt_proto::status::MIN_AGENT_RATE_BITS;
+/// The highest rate a Status 7 frame can carry. The axtlab gateway sends it when the session's
+/// limit is lifted, so it means "no limit": taken as a rate it would cap a forward at 537 MB/s.
+pub const UNLIMITED_BITS: u32 = u32::MAX;
+/// The shortest wait worth a sleep (the timer's resolution).
+pub const MIN_WAIT: Duration = Duration::from_millis(1);
 
 /// A token bucket over bytes.
 #[derive(Debug, Clone)]
@@ -36,13 +46,19 @@ impl Pacer {
     }
 
     /// Retunes to `bits_per_second`, as a Status 7 frame asks; rates below
-    /// [`MIN_RATE_BITS`] (and 0) are ignored. Returns whether the rate changed.
+    /// [`MIN_RATE_BITS`] (and 0) are ignored, and [`UNLIMITED_BITS`] lifts the limit. Returns
+    /// whether the rate changed.
     pub fn retune(&mut self, bits_per_second: u32, now: Instant) -> bool {
         if bits_per_second < MIN_RATE_BITS {
             return false;
         }
         self.refill(now);
-        self.rate = rate_bytes(u64::from(bits_per_second));
+        self.rate = if bits_per_second == UNLIMITED_BITS {
+            self.tokens = self.burst;
+            None
+        } else {
+            rate_bytes(u64::from(bits_per_second))
+        };
         true
     }
 
@@ -60,6 +76,11 @@ impl Pacer {
         } else {
             Duration::from_secs_f64((bytes - self.tokens) / rate)
         };
+        if wait < MIN_WAIT {
+            // Sent now on credit: the debt stays in the bucket until it is worth a sleep.
+            self.tokens -= bytes;
+            return Duration::ZERO;
+        }
         self.tokens -= bytes;
         wait
     }
@@ -116,6 +137,37 @@ mod tests {
         let later = start + 1000 * MS;
         assert_eq!(p.reserve(1024, later), Duration::ZERO);
         assert!(p.reserve(1024, later) >= 10 * MS - MS / 10);
+    }
+
+    #[test]
+    fn high_rates_keep_their_average_without_sub_millisecond_sleeps() {
+        // 800 Mbit/s = 100 MB/s: a 32 KiB chunk every 328 µs, below the timer's resolution.
+        let start = Instant::now();
+        let mut p = Pacer::new(800_000_000, 32 * 1024, start);
+        let mut now = start;
+        let mut waits = Vec::new();
+        for _ in 0..1000 {
+            let wait = p.reserve(32 * 1024, now);
+            waits.push(wait);
+            now += wait;
+        }
+        assert!(
+            waits.iter().all(|w| w.is_zero() || *w >= MIN_WAIT),
+            "{waits:?}"
+        );
+        // 1000 chunks of 32 KiB at 100 MB/s take 328 ms; the last chunk's debt may be unpaid.
+        let took = (now - start).as_secs_f64() * 1e3;
+        assert!((326.0..=329.0).contains(&took), "{took} ms");
+    }
+
+    #[test]
+    fn the_highest_rate_a_frame_carries_lifts_the_limit() {
+        let start = Instant::now();
+        let mut p = Pacer::new(204_800, 2048, start);
+        assert!(p.retune(UNLIMITED_BITS, start));
+        assert_eq!(schedule(&mut p, 2048, 100, start), vec![0; 100]);
+        assert!(p.retune(204_800, start)); // and a real rate paces again
+        assert!(p.reserve(2048, start) + p.reserve(2048, start) >= 80 * MS - MS / 10);
     }
 
     #[test]

@@ -97,6 +97,12 @@ async fn serve(
         Ok(started) => started,
         Err(result) => return (result, Some(channel)),
     };
+    // Ready: an empty Output tells the gateway it may stop holding the client's input. The
+    // stock agent gives no such signal (so gateways hold input until its first output, or
+    // 1.5 s); for a port session, whose target may say nothing first, this saves that wait.
+    if let Err(e) = channel.send_output(Vec::new()).await {
+        warn!(error = %e, "signalling readiness failed");
+    }
     // A Status 7 frame may later impose a rate on an unlimited port session; its pacer's bucket
     // is then one larger chunk, which changes the burst, not the average rate.
     let chunk = if spec.is_port_forward() {

@@ -2,7 +2,7 @@
 //! back as Output; on Close `1` it has nothing left to send, so it ends the socket (with a
 //! Status 5 `Exit` first, or with the close frame only, as the gateway does with a stock
 //! agent). It checks what a client must get right: 1.01 frames, one sequence counter shared by
-//! Input and Close, payloads of at most 32 KiB.
+//! Input and Close, payloads of at most `MAX_INPUT_LIMIT` (60 KiB).
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
@@ -149,7 +149,7 @@ async fn serve(tcp: tokio::net::TcpStream, refuse: bool, ending: Ending) -> Resu
         }
         seq += 1;
         match frame.kind {
-            ClientMessageType::Input if frame.payload.len() > 32 * 1024 => {
+            ClientMessageType::Input if frame.payload.len() > axt_cli::channel::MAX_INPUT_LIMIT => {
                 return Err(format!("an Input of {} bytes", frame.payload.len()));
             }
             ClientMessageType::Input => {

@@ -1,0 +1,199 @@
+//! The axtlab path, built from the real release binaries: a control plane with the session
+//! bandwidth cap lifted, a gateway, an `axt-agent` registered through an activation, and one
+//! `axt portforward` whose local port carries the measurements (client → gateway → agent →
+//! target).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context as _};
+
+use crate::procs::{self, Proc};
+
+const KEY_ID: &str = "LTAIbenchKey000000000001";
+const SECRET: &str = "axt-bench-secret";
+const REGION: &str = "cn-hangzhou";
+const INTERNAL_TOKEN: &str = "axt-bench-internal-token";
+
+/// The binaries of the stack.
+pub const BINARIES: [&str; 4] = ["axt-control-plane", "axt-gateway", "axt-agent", "axt"];
+
+/// How the stack is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the binaries are.
+    pub bin_dir: PathBuf,
+    /// wss:// with the lab CA instead of ws://.
+    pub tls: bool,
+    /// The gateway's `--input-hold-ms`, when given.
+    pub input_hold_ms: Option<u64>,
+    /// `axt portforward --frame-size`, when given.
+    pub frame_size: Option<u32>,
+}
+
+/// A running stack; its processes are killed in the reverse order of their start.
+pub struct Axt {
+    /// The local port of `axt portforward`.
+    pub addr: SocketAddr,
+    procs: Vec<Proc>,
+}
+
+impl Axt {
+    /// `(name, pid)` of each process, for profiling a run from the outside.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.procs
+            .iter()
+            .map(|p| {
+                let name = p.log.file_stem().unwrap_or_default().to_string_lossy();
+                (name.into_owned(), p.pid())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Axt {
+    fn drop(&mut self) {
+        while let Some(proc) = self.procs.pop() {
+            drop(proc);
+        }
+    }
+}
+
+/// Fails unless every binary of the stack is in `bin_dir`.
+pub fn check_binaries(bin_dir: &Path) -> anyhow::Result<()> {
+    for name in BINARIES {
+        if !bin_dir.join(name).is_file() {
+            bail!(
+                "{} is missing: run `cargo build --release --bins` (or pass --bin-dir)",
+                bin_dir.join(name).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Starts everything and a forward of `target_port`; `dir` holds state and logs.
+pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt> {
+    check_binaries(&opts.bin_dir)?;
+    let bin = |name: &str| opts.bin_dir.join(name);
+    let mut procs = Vec::new();
+    let scheme = if opts.tls { "wss" } else { "ws" };
+    let gw_addr = format!("127.0.0.1:{}", procs::free_port()?);
+    let gw_url = format!("{scheme}://{gw_addr}");
+
+    let cp_dir = dir.join("cp");
+    let mut cp = Command::new(bin("axt-control-plane"));
+    cp.args(["--listen", "127.0.0.1:0", "--gateway-url", &gw_url])
+        .arg("--data-dir")
+        .arg(&cp_dir)
+        .args(["--internal-token", INTERNAL_TOKEN])
+        .args(["--admin-access-key-id", KEY_ID])
+        .args(["--admin-access-key-secret", SECRET])
+        // The point of the benchmark: the session bandwidth cap (200 KB/s by default) lifted.
+        .args(["--session-rate-limit", "0"]);
+    procs.push(Proc::spawn("control-plane", cp, dir)?);
+    let cp_addr = procs::wait_for_file(&cp_dir.join("listen-addr"))?;
+
+    let gw_dir = dir.join("gw");
+    let mut gw = Command::new(bin("axt-gateway"));
+    gw.args(["--listen", &gw_addr, "--public-url", &gw_url])
+        .args(["--control-plane", &format!("http://{cp_addr}")])
+        .args(["--internal-token", INTERNAL_TOKEN])
+        .arg("--data-dir")
+        .arg(&gw_dir);
+    if !opts.tls {
+        gw.arg("--plain");
+    }
+    // The readiness lines waited for below are info-level, whatever RUST_LOG says outside.
+    gw.env("RUST_LOG", "info");
+    if let Some(hold) = opts.input_hold_ms {
+        gw.args(["--input-hold-ms", &hold.to_string()]);
+    }
+    let mut gateway = Proc::spawn("gateway", gw, dir)?;
+    gateway.wait_for("gateway listening")?;
+    procs.push(gateway);
+    let ca = gw_dir.join("ca.pem");
+
+    let api = |action: &str| {
+        let mut command = Command::new(bin("axt"));
+        cli_env(&mut command, &cp_addr, opts.tls.then_some(&ca), dir);
+        command.args(["api", action]);
+        command
+    };
+    let activation: serde_json::Value =
+        serde_json::from_str(&procs::output(&mut api("CreateActivation"))?)
+            .context("CreateActivation did not answer JSON")?;
+    let field = |name: &str| activation[name].as_str().unwrap_or_default().to_owned();
+
+    let state = dir.join("agent");
+    let mut register = Command::new(bin("axt-agent"));
+    register
+        .args(["register", "--server", &gw_addr, "--region", REGION])
+        .args(["--activation-code", &field("ActivationCode")])
+        .args(["--activation-id", &field("ActivationId")])
+        .arg("--state-dir")
+        .arg(&state);
+    if opts.tls {
+        register.arg("--ca-cert").arg(&ca);
+    } else {
+        register.arg("--plain");
+    }
+    procs::output(&mut register).context("registering the agent")?;
+    let instance = procs::wait_for_file(&state.join("instance-id"))?;
+    let mut run = Command::new(bin("axt-agent"));
+    run.args(["run", "--state-dir"]).arg(&state);
+    run.env("RUST_LOG", "info");
+    let mut agent = Proc::spawn("agent", run, dir)?;
+    agent.wait_for("kick channel open")?;
+    procs.push(agent);
+
+    let mut forward = Command::new(bin("axt"));
+    cli_env(&mut forward, &cp_addr, opts.tls.then_some(&ca), dir);
+    forward
+        .args(["portforward", "--instance", &instance])
+        .args([
+            "--remote-port",
+            &target_port.to_string(),
+            "--local-port",
+            "0",
+        ]);
+    if let Some(size) = opts.frame_size {
+        forward.args(["--frame-size", &size.to_string()]);
+    }
+    let mut portforward = Proc::spawn("portforward", forward, dir)?;
+    let said = portforward.wait_for("local port")?;
+    procs.push(portforward);
+    let port: u16 = said
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .with_context(|| format!("axt portforward printed {said:?}, not a port"))?;
+    Ok(Axt {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        procs,
+    })
+}
+
+/// What `axt` needs to reach the lab: the key, the endpoint, the region and, with TLS, the
+/// lab CA; and no aliyun CLI profile of whoever runs the benchmark.
+fn cli_env(command: &mut Command, cp_addr: &str, ca: Option<&PathBuf>, dir: &Path) {
+    command
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        .env("ALIBABA_CLOUD_ECS_ENDPOINT", cp_addr)
+        .env("ALIBABA_CLOUD_REGION_ID", REGION)
+        // A HOME without .aliyun/config.json: no profile of the user's can interfere.
+        .env("HOME", dir)
+        .env_remove("ALIBABA_CLOUD_CONFIG_FILE")
+        .env_remove("ALIBABA_CLOUD_PROFILE")
+        .env_remove("ALIBABA_CLOUD_ECS_ENDPOINT_PROTOCOL");
+    match ca {
+        Some(ca) => command.env("AXT_CA_CERT", ca),
+        None => command.env_remove("AXT_CA_CERT"),
+    };
+}

@@ -110,7 +110,7 @@ impl Gateway {
             }
             None => {
                 tracing::info!(%addr, "gateway listening (plain)");
-                axum::serve(listener, router)
+                axum::serve(listener::NoDelay(listener), router)
                     .with_graceful_shutdown(shutdown)
                     .await?;
             }

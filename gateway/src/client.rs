@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::{cp::CpError, listener::Peer, relay, Shared};
 
-/// The largest client message accepted: clients send at most 32 KiB of input per frame; a
+/// The largest client message accepted: clients send at most 60 KiB of input per frame; a
 /// larger message closes that connection instead of being buffered.
 pub const MAX_MESSAGE: usize = 1 << 20;
 

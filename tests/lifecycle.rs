@@ -62,13 +62,9 @@ async fn an_idle_connection_closes_and_keep_alives_count_as_data() {
     assert_eq!(idle.expect_status(CLOSED, LIMIT).await, "AgentTimeout");
     kept.input("echo still-$((6*7))\r").await;
     kept.expect_output("still-42", LIMIT).await;
-    let connections = stack.connections(&idle_session).await;
     assert_eq!(
-        (
-            connections[0]["Status"].as_str(),
-            connections[0]["ClosedReason"].as_str()
-        ),
-        (Some("Terminated"), Some("IdleTimeout"))
+        stack.connection_end(&idle_session).await,
+        ("Terminated".to_owned(), "IdleTimeout".to_owned())
     );
 }
 
@@ -135,13 +131,9 @@ async fn end_terminal_session_closes_live_connections_within_a_second_and_leaves
             .any(|l| (l.contains(&marker) || l.contains(&hardy)) && !l.contains("ps -eo"))
     };
     axt_e2e::wait_for(LIMIT, gone).await;
-    let connections = stack.connections(&session).await;
     assert_eq!(
-        (
-            connections[0]["Status"].as_str(),
-            connections[0]["ClosedReason"].as_str()
-        ),
-        (Some("Terminated"), Some("ClientClosed"))
+        stack.connection_end(&session).await,
+        ("Terminated".to_owned(), "ClientClosed".to_owned())
     );
 }
 
@@ -156,13 +148,9 @@ async fn an_agent_killed_mid_session_closes_with_a_reason() {
         client.expect_status(CLOSED, LIMIT).await,
         "AgentSocketClosed"
     );
-    let connections = stack.connections(&session).await;
     assert_eq!(
-        (
-            connections[0]["Status"].as_str(),
-            connections[0]["ClosedReason"].as_str()
-        ),
-        (Some("Failed"), Some("AgentSocketClosed"))
+        stack.connection_end(&session).await,
+        ("Failed".to_owned(), "AgentSocketClosed".to_owned())
     );
 }
 

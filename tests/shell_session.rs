@@ -119,14 +119,10 @@ async fn a_refused_token_and_an_offline_agent_are_clear_errors() {
         String::from_utf8_lossy(&out.stderr).contains("AgentNotOnline"),
         "{out:?}"
     );
-    let connections = stack
-        .connections(started["SessionId"].as_str().unwrap())
-        .await;
     assert_eq!(
-        (
-            connections[0]["Status"].as_str(),
-            connections[0]["ClosedReason"].as_str()
-        ),
-        (Some("Failed"), Some("AgentNotOnline"))
+        stack
+            .connection_end(started["SessionId"].as_str().unwrap())
+            .await,
+        ("Failed".to_owned(), "AgentNotOnline".to_owned())
     );
 }

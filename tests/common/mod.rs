@@ -251,6 +251,14 @@ impl Stack {
         body
     }
 
+    /// `(Status, ClosedReason)` of a session's first connection, as DescribeTerminalSessions
+    /// shows them.
+    pub async fn connection_end(&self, session_id: &str) -> (String, String) {
+        let connections = self.connections(session_id).await;
+        let field = |name: &str| connections[0][name].as_str().unwrap_or_default().to_owned();
+        (field("Status"), field("ClosedReason"))
+    }
+
     /// The connections of a session as DescribeTerminalSessions shows them.
     pub async fn connections(&self, session_id: &str) -> Vec<Value> {
         let (_, body) = self

@@ -315,7 +315,8 @@ async fn bad_input_is_refused_and_touches_no_other_session() {
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(body["Code"].is_string() && body["RequestId"].is_string());
-    // An id that would steer the gateway's own call to the control plane elsewhere is refused.
+    // An id that would steer the gateway's own call to the control plane elsewhere steers
+    // nothing (ids travel in bodies, never in paths): it is just an unknown session.
     let victim = stack
         .plane
         .store
@@ -332,7 +333,7 @@ async fn bad_input_is_refused_and_touches_no_other_session() {
         .await
         .err()
         .unwrap();
-    assert_eq!(refused.0, 400, "{refused:?}");
+    assert_eq!(refused.0, 403, "{refused:?}");
     let (_, managed) = stack
         .api()
         .call("DescribeManagedInstances", &[("RegionId", REGION)])

@@ -150,7 +150,11 @@ impl World {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(session.state, "Ended", "{session:?}");
+        assert_eq!(
+            session.state,
+            axt_proto::status::SessionState::Ended,
+            "{session:?}"
+        );
         session
     }
 }
@@ -401,7 +405,11 @@ async fn scp_of_32_mib_through_portforward_arrives_intact() {
     )
     .await;
     assert_eq!(connections.len(), 1, "{connections:?}");
-    assert_eq!(connections[0].status, "Terminated", "{connections:?}");
+    assert_eq!(
+        connections[0].status,
+        axt_proto::status::ConnectionStatus::Terminated,
+        "{connections:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -487,7 +495,11 @@ async fn fifty_concurrent_connections_each_get_their_own_data() {
         .unwrap();
     assert_eq!(connections.len(), CONNECTIONS, "{connections:?}");
     for connection in &connections {
-        assert_eq!(connection.status, "Terminated", "{connection:?}");
+        assert_eq!(
+            connection.status,
+            axt_proto::status::ConnectionStatus::Terminated,
+            "{connection:?}"
+        );
     }
 }
 

@@ -101,13 +101,14 @@ async fn a_refused_token_and_an_offline_agent_are_clear_errors() {
         "{stderr}"
     );
 
-    // A session on an instance whose agent is gone ends with the reason, and the record says so.
+    // A session whose agent went away after StartTerminalSession ends with the reason, and the
+    // record says so.
+    let started = stack.start_session(&[("InstanceId.1", &instance)]).await;
+    let url = started["WebSocketUrl"].as_str().unwrap().to_owned();
     stack.stop_agents();
     let gateway = stack.gateway.clone();
     let offline = instance.clone();
     axt_e2e::wait_for(LIMIT, move || !gateway.kicks.online(&offline)).await;
-    let started = stack.start_session(&[("InstanceId.1", &instance)]).await;
-    let url = started["WebSocketUrl"].as_str().unwrap().to_owned();
     let out = std::process::Command::new(bin("axt"))
         .args(["session", "--wss-url", &url])
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -124,5 +125,19 @@ async fn a_refused_token_and_an_offline_agent_are_clear_errors() {
             .connection_end(started["SessionId"].as_str().unwrap())
             .await,
         ("Failed".to_owned(), "AgentNotOnline".to_owned())
+    );
+    // From then on no session is dispatched to it: the control plane knows no gateway holds
+    // its agent's kick channel.
+    let (status, body) = stack
+        .api()
+        .call(
+            "StartTerminalSession",
+            &[("RegionId", axt_e2e::REGION), ("InstanceId.1", &instance)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (500, Some("InternalError.Dispatch")),
+        "{body}"
     );
 }

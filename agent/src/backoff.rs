@@ -30,7 +30,7 @@ impl Backoff {
 
     /// The next delay, with random jitter.
     pub fn next_delay(&mut self) -> Duration {
-        self.next_with(rand::rng().random_range(0.75..=1.25))
+        self.next_with(rand::thread_rng().gen_range(0.75..=1.25))
     }
 
     /// The next delay, scaled by `factor` (the jitter, in 0.75..=1.25).

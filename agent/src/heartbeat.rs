@@ -59,7 +59,7 @@ pub async fn run(client: Client, first: FirstBeat, shutdown: CancellationToken) 
                     0
                 }
             };
-            let wait = next_interval(asked, rand::rng().random_range(OBEYED_MS));
+            let wait = next_interval(asked, rand::thread_rng().gen_range(OBEYED_MS));
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = shutdown.cancelled() => return,

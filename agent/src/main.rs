@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             println!("instance id: {instance_id}");
             Ok(())
         }),
-        Command::Run(args) => block_on(axt_agent::run(args, shutdown_signal())),
+        Command::Run(args) => block_on(axt_agent::run(args, axt_kit::shutdown::signal())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -33,30 +33,8 @@ fn main() -> ExitCode {
 
 /// Sets up logging (stderr, `RUST_LOG`, default `info`) and runs `work` on a tokio runtime.
 fn block_on(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    axt_kit::logging::init("info");
     tokio::runtime::Runtime::new()
         .context("starting the runtime")?
         .block_on(work)
-}
-
-/// Resolves on Ctrl-C or SIGTERM, whichever comes first.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
-        }
-    }
 }

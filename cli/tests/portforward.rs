@@ -6,6 +6,7 @@ mod common;
 
 use std::path::Path;
 
+use axt_proto::internal::RefusalCode;
 use common::{
     echo::{EchoGateway, Ending},
     finish, TestPlane, PATIENCE,
@@ -144,13 +145,13 @@ async fn twenty_concurrent_connections_each_get_back_exactly_their_own_bytes() {
     }
     queries.dedup();
     assert_eq!(queries.len(), 1, "one session URL for all: {queries:?}");
-    assert_eq!(plane.verify(&queries[0]).await, 200);
+    assert_eq!(plane.verify(&queries[0]).await, None);
 
     let (code, stderr) = forwarder.interrupt().await;
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         plane.verify(&queries[0]).await,
-        410,
+        Some(RefusalCode::SessionEnded),
         "the session was ended"
     );
 }
@@ -266,7 +267,7 @@ async fn ctrl_c_closes_live_connections_and_ends_the_session() {
     assert!(!served.sent_close && served.echoed == 4, "{served:?}");
     assert_eq!(
         plane.verify(&served.query).await,
-        410,
+        Some(RefusalCode::SessionEnded),
         "the session was ended"
     );
 }

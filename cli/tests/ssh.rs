@@ -5,6 +5,7 @@ mod common;
 
 use std::process::Stdio;
 
+use axt_proto::internal::RefusalCode;
 use common::{
     echo::{EchoGateway, Ending},
     finish, TestPlane, PATIENCE,
@@ -106,7 +107,7 @@ async fn ssh_instance_starts_a_port_session_and_ends_it() {
     let served = gateway.served().await;
     assert_eq!(
         plane.verify(&served.query).await,
-        410,
+        Some(RefusalCode::SessionEnded),
         "the session was ended"
     );
 }

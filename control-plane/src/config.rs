@@ -99,6 +99,15 @@ pub struct Config {
     )]
     pub min_agent_version_encryption: String,
 
+    /// Oldest agent version that supports port forwarding; older agents get
+    /// PortForwarding.NotSupported ("0": every agent that supports Session Manager).
+    #[arg(
+        long,
+        env = "AXT_MIN_AGENT_VERSION_PORT_FORWARDING",
+        default_value = "0"
+    )]
+    pub min_agent_version_port_forwarding: String,
+
     /// An agent counts as online (CloudAssistantStatus "true") this many seconds after its
     /// last heart-beat.
     #[arg(long, env = "AXT_HEARTBEAT_WINDOW_SECS", default_value_t = 120)]
@@ -111,4 +120,28 @@ pub struct Config {
     /// HostId of error bodies: the host name the real service answers with.
     #[arg(long, env = "AXT_HOST_ID", default_value = "ecs.aliyuncs.com")]
     pub host_id: String,
+
+    /// An administrator's task on the data directory instead of serving.
+    #[command(subcommand)]
+    pub task: Option<AdminTask>,
+}
+
+/// What the lab's administrator does to the region outside the OpenAPI, as the cloud's
+/// operators would.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AdminTask {
+    /// Puts an operation lock on an instance: DescribeInstances shows it under
+    /// OperationLocks, and StartTerminalSession refuses the instance with Operation.Forbidden.
+    LockInstance {
+        /// The instance (`i-…` or `mi-…`).
+        instance_id: String,
+        /// The LockReason, as the cloud spells them.
+        #[arg(long, default_value = "security", value_parser = ["security", "financial", "recycling", "dedicatedhostfinancial", "refunded"])]
+        reason: String,
+    },
+    /// Lifts an instance's operation lock.
+    UnlockInstance {
+        /// The instance (`i-…` or `mi-…`).
+        instance_id: String,
+    },
 }

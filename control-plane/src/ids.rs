@@ -1,14 +1,14 @@
 //! Identifiers and secrets: how they look (like the real service's) and how they are hashed.
 
-use rand::{distr::Alphanumeric, Rng as _, RngCore as _};
+use rand::{distributions::Alphanumeric, Rng as _, RngCore as _};
 use sha2::{Digest as _, Sha256};
 
 /// `n` random lower-case letters and digits.
 fn lower_alnum(n: usize) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
+    let mut rng = rand::thread_rng();
     (0..n)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
         .collect()
 }
 
@@ -39,7 +39,7 @@ pub fn instance_id(managed: bool) -> String {
 /// A SecurityToken: 128 random bits written like a UUID (`8-4-4-4-12` hex digits).
 pub fn security_token() -> String {
     let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     let hex = hex::encode(bytes);
     format!(
         "{}-{}-{}-{}-{}",
@@ -53,7 +53,7 @@ pub fn security_token() -> String {
 
 /// An ActivationCode: `a-` and 30 random characters (≥ 178 bits).
 pub fn activation_code() -> String {
-    let body: String = rand::rng()
+    let body: String = rand::thread_rng()
         .sample_iter(Alphanumeric)
         .take(30)
         .map(char::from)
@@ -63,7 +63,7 @@ pub fn activation_code() -> String {
 
 /// An AccessKeyId (`LTAI` + 20) and its secret (30 characters).
 pub fn access_key_pair() -> (String, String) {
-    let mut rng = rand::rng();
+    let mut rng = rand::thread_rng();
     let id: String = (&mut rng)
         .sample_iter(Alphanumeric)
         .take(20)
@@ -79,10 +79,10 @@ pub fn access_key_pair() -> (String, String) {
 
 /// A 16-digit account id.
 pub fn account_id() -> String {
-    let mut rng = rand::rng();
-    let first = rng.random_range(1..10u8);
+    let mut rng = rand::thread_rng();
+    let first = rng.gen_range(1..10u8);
     let rest: String = (0..15)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
         .collect();
     format!("{first}{rest}")
 }

@@ -1,77 +1,98 @@
-//! The internal API that gateways call, under `/internal/v1`, authenticated by the shared
-//! internal token (`Authorization: Bearer <AXT_INTERNAL_TOKEN>`, compared in constant time).
-//! Bodies are JSON with camelCase names; a refusal is `{"code": …, "message": …}` with a
-//! 4xx status.
+//! The internal API that gateways call, under [`axt_proto::internal::BASE`], authenticated by the shared internal
+//! token (`Authorization: Bearer <AXT_INTERNAL_TOKEN>`, compared in constant time). Its
+//! requests and answers are the types of `axt_proto::internal`, which the gateway's client
+//! uses too; each handler below answers one of them.
 //!
 //! | call | what it does |
 //! |---|---|
-//! | `POST /sessions/verify` `{sessionId, token}` | checks a client's token and the URL's validity → `{session}` |
-//! | `POST /sessions/states` `{sessionIds}` | which of these live sessions must end → `{sessions: [{sessionId, state}]}`, state `Live`, `Ended` (EndTerminalSession) or `InstanceNotRunning` |
-//! | `POST /channels` `{sessionId, token, clientIp, gatewayId, instanceId?}` | the same check, then allocates a channel for one client connection (`Connecting`) under the per-instance limit → `{channelId, instanceId, spec, session}` |
-//! | `POST /channels/{channelId}/resume` `{sessionId, token}` | a restarted gateway takes over a live channel of the session (a 1.02 client reconnecting) → like `POST /channels` |
-//! | `GET /channels/{channelId}` | the spec an agent pulls after its kick → `{channelId, sessionId, instanceId, status, spec}` |
-//! | `POST /channels/{channelId}/state` `{status?, closedReason?, failedDetail?, bytesIn?, bytesOut?}` | records a connection's progress and byte counts |
-//! | `POST /agents/register` `{activationId, activationCode, publicKey, …}` | registers an agent → `{instanceId}` |
-//! | `POST /agents/{instanceId}/heartbeat` `{agentVersion?}` | marks the agent online → `{instanceId}` |
-//! | `GET /agents/{instanceId}` | the registered identity, for checking an agent's signed headers |
-//! | `POST /agents/{instanceId}/deregister` | the agent deregisters itself: a managed instance is deregistered, a claimed ECS instance released |
+//! | [`VerifyToken`] | checks a client's token and the URL's validity |
+//! | [`OpenChannel`] | the same check, then allocates a channel (`Connecting`) under the per-instance limit |
+//! | [`ResumeChannel`] | a restarted gateway takes over a live channel of the session |
+//! | [`ChannelSpecRequest`] | the spec an agent pulls after its kick |
+//! | [`RecordChannel`] | records a connection's progress and byte counts |
+//! | [`SessionStates`] | which of these live sessions must end (EndTerminalSession, StopInstance) |
+//! | [`RegisterAgent`], [`AgentHeartbeat`], [`AgentIdentityRequest`], [`DeregisterAgent`] | an agent's registration, liveness and identity |
+//! | [`KickChannel`], [`GatewayStarted`] | which gateway holds which agent's kick channel |
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
+use axt_proto::{
+    internal::{
+        AgentHeartbeat, AgentIdentity, AgentIdentityRequest, Call, ChannelGrant,
+        ChannelSpecRequest, ChannelView, DeregisterAgent, Done, Encryption, EncryptionMode,
+        GatewayStarted, KickChannel, OpenChannel, RecordChannel, Refusal, RefusalCode,
+        RegisterAgent, Registered, ResumeChannel, SessionStateEntry, SessionStates,
+        SessionStatesAnswer, SessionView, Verified, VerifyToken,
+    },
+    spec::{flow_limit_bits, SessionSpec},
+};
 use axum::{
-    extract::{Path, Request, State},
+    body::Bytes,
+    extract::{Request, State},
     http::{header, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::post,
     Json, Router,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::{
     ids,
-    store::{ConnectionUpdate, Registration, RegistrationError, Session, TokenCheck},
+    store::{RegistrationError, Session, TokenCheck},
     Shared,
 };
 
-/// A refusal of the internal API.
-#[derive(Debug)]
-pub struct Refusal(StatusCode, &'static str, String);
+type Answer<T> = Result<T, Refusal>;
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({"code": self.1, "message": self.2}))).into_response()
-    }
+/// The internal routes, behind the token check; nested at [`BASE`] by the caller.
+pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    let router = Router::new();
+    let router = route(router, verify);
+    let router = route(router, open_channel);
+    let router = route(router, resume_channel);
+    let router = route(router, channel_spec);
+    let router = route(router, record_channel);
+    let router = route(router, session_states);
+    let router = route(router, register);
+    let router = route(router, heartbeat);
+    let router = route(router, identity);
+    let router = route(router, deregister);
+    let router = route(router, kick_channel);
+    let router = route(router, gateway_started);
+    router.layer(middleware::from_fn_with_state(shared, require_token))
 }
 
-impl From<sqlx::Error> for Refusal {
-    fn from(error: sqlx::Error) -> Self {
-        tracing::error!(%error, "database error on the internal API");
-        Refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "database error".into(),
-        )
-    }
+/// Serves call `C` with `handler`: the body must be exactly a `C` (else `MalformedRequest`),
+/// the answer is exactly a `C::Answer` or a [`Refusal`] with its status.
+fn route<C, F, Fut>(router: Router<Arc<Shared>>, handler: F) -> Router<Arc<Shared>>
+where
+    C: Call + 'static,
+    F: Fn(Arc<Shared>, C) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Answer<C::Answer>> + Send + 'static,
+{
+    let serve = move |State(shared): State<Arc<Shared>>, body: Bytes| async move {
+        let request: C = match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(e) => return refuse(Refusal::new(RefusalCode::MalformedRequest, e.to_string())),
+        };
+        match handler(shared, request).await {
+            Ok(answer) => Json(answer).into_response(),
+            Err(refusal) => refuse(refusal),
+        }
+    };
+    router.route(C::ROUTE, post(serve))
 }
 
-type Answer = Result<Json<Value>, Refusal>;
+fn refuse(refusal: Refusal) -> Response {
+    let status =
+        StatusCode::from_u16(refusal.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(refusal)).into_response()
+}
 
-/// The internal routes, behind the token check.
-pub fn router(shared: Arc<Shared>) -> axum::Router<Arc<Shared>> {
-    Router::new()
-        .route("/sessions/verify", post(verify))
-        .route("/sessions/states", post(session_states))
-        .route("/channels", post(open_channel))
-        .route("/channels/{channel_id}", get(channel))
-        .route("/channels/{channel_id}/state", post(channel_state))
-        .route("/channels/{channel_id}/resume", post(resume_channel))
-        .route("/agents/register", post(register))
-        .route("/agents/{instance_id}/heartbeat", post(heartbeat))
-        .route("/agents/{instance_id}", get(agent))
-        .route("/agents/{instance_id}/deregister", post(deregister))
-        .layer(middleware::from_fn_with_state(shared, require_token))
+/// A database failure: logged here, the gateway learns only that it may retry.
+fn database(error: sqlx::Error) -> Refusal {
+    tracing::error!(%error, "database error on the internal API");
+    Refusal::new(RefusalCode::InternalError, "database error")
 }
 
 async fn require_token(
@@ -86,98 +107,95 @@ async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !ids::secrets_equal(presented, &shared.internal_token) {
-        return Refusal(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "bad internal token".into(),
-        )
-        .into_response();
+        return refuse(Refusal::new(
+            RefusalCode::Unauthorized,
+            "bad internal token",
+        ));
     }
     next.run(request).await
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenRequest {
-    session_id: String,
-    token: String,
-    #[serde(default)]
-    client_ip: String,
-    #[serde(default)]
-    gateway_id: String,
-    #[serde(default)]
-    instance_id: Option<String>,
-}
-
-fn session_view(shared: &Shared, s: &Session) -> Value {
-    json!({
-        "sessionId": s.id,
-        "regionId": s.region_id,
-        "instanceId": s.instance_id,
-        "instanceIds": serde_json::from_str::<Value>(&s.instance_ids).unwrap_or_default(),
-        "state": s.state,
-        "urlExpiresAt": s.url_expires_at,
-        "portNumber": s.port_number,
-        "targetServer": s.target_server,
-        "commandLine": s.command_line,
-        "username": s.username,
-        "encryption": s.encryption.as_deref().and_then(|e| serde_json::from_str::<Value>(e).ok()),
-        "rateLimit": shared.config.session_rate_limit,
-    })
+/// The session as gateways see it, for the connection to `instance_id`.
+fn session_view(shared: &Shared, s: &Session, instance_id: &str) -> SessionView {
+    let encryption = s
+        .encryption
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .map(|e| Encryption {
+            mode: if e["Mode"] == "Kms" {
+                EncryptionMode::Kms
+            } else {
+                EncryptionMode::Auto
+            },
+            kms_key_id: e["KMSKeyId"].as_str().unwrap_or_default().to_owned(),
+        });
+    SessionView {
+        session_id: s.id.clone(),
+        region_id: s.region_id.clone(),
+        instance_id: instance_id.to_owned(),
+        instance_ids: s.instance_id_list(),
+        state: s.state,
+        url_expires_at: s.url_expires_at,
+        port_number: s.port_number.and_then(|p| u16::try_from(p).ok()),
+        target_server: s.target_server.clone(),
+        command_line: s.command_line.clone(),
+        username: s.username.clone(),
+        rate_limit: std::num::NonZeroU64::new(shared.config.session_rate_limit),
+        encryption,
+    }
 }
 
 /// The spec an agent runs for `channel_id` of session `s`.
-fn spec(shared: &Shared, s: &Session, channel_id: &str) -> axt_proto::spec::SessionSpec {
-    axt_proto::spec::SessionSpec {
+fn spec(shared: &Shared, s: &Session, channel_id: &str) -> SessionSpec {
+    SessionSpec {
         channel_id: channel_id.to_owned(),
         cmd_content: s.command_line.clone(),
         username: s.username.clone(),
         windows_password_name: s.password_name.clone(),
         target_host: s.target_server.clone(),
         port_number: s.port_number.map(|p| p.to_string()).unwrap_or_default(),
-        flow_limit: axt_proto::spec::flow_limit_bits(shared.config.session_rate_limit),
+        flow_limit: flow_limit_bits(shared.config.session_rate_limit),
         ..Default::default()
     }
 }
 
-async fn check(shared: &Shared, r: &TokenRequest) -> Result<Session, Refusal> {
-    match shared
+/// The session of a valid token.
+async fn check(shared: &Shared, session_id: &str, token: &str) -> Answer<Session> {
+    let checked = shared
         .store
-        .check_session_token(&r.session_id, &r.token)
-        .await?
-    {
+        .check_session_token(session_id, token)
+        .await
+        .map_err(database)?;
+    match checked {
         TokenCheck::Valid(s) => Ok(*s),
-        TokenCheck::Unknown => Err(Refusal(
-            StatusCode::FORBIDDEN,
-            "InvalidToken",
-            "unknown session or token".into(),
+        TokenCheck::Unknown => Err(Refusal::new(
+            RefusalCode::InvalidToken,
+            "unknown session or token",
         )),
-        TokenCheck::Expired => Err(Refusal(
-            StatusCode::GONE,
-            "UrlExpired",
-            "the WebSocketUrl has expired".into(),
+        TokenCheck::Expired => Err(Refusal::new(
+            RefusalCode::UrlExpired,
+            "the WebSocketUrl has expired",
         )),
-        TokenCheck::Ended => Err(Refusal(
-            StatusCode::GONE,
-            "SessionEnded",
-            "the session was ended".into(),
+        TokenCheck::Ended => Err(Refusal::new(
+            RefusalCode::SessionEnded,
+            "the session was ended",
         )),
     }
 }
 
-async fn verify(State(shared): State<Arc<Shared>>, Json(r): Json<TokenRequest>) -> Answer {
-    let session = check(&shared, &r).await?;
-    Ok(Json(json!({"session": session_view(&shared, &session)})))
+async fn verify(shared: Arc<Shared>, r: VerifyToken) -> Answer<Verified> {
+    let session = check(&shared, &r.session_id, &r.token).await?;
+    Ok(Verified {
+        session: session_view(&shared, &session, &session.instance_id),
+    })
 }
 
-async fn open_channel(State(shared): State<Arc<Shared>>, Json(r): Json<TokenRequest>) -> Answer {
-    let mut session = check(&shared, &r).await?;
+async fn open_channel(shared: Arc<Shared>, r: OpenChannel) -> Answer<ChannelGrant> {
+    let mut session = check(&shared, &r.session_id, &r.token).await?;
     if let Some(id) = r.instance_id.filter(|id| !id.is_empty()) {
-        let named: Vec<String> = serde_json::from_str(&session.instance_ids).unwrap_or_default();
-        if !named.contains(&id) {
-            return Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                "InvalidInstance",
+        if !session.instance_id_list().contains(&id) {
+            return Err(Refusal::new(
+                RefusalCode::InvalidInstance,
                 format!("{id} is not part of the session"),
             ));
         }
@@ -186,199 +204,194 @@ async fn open_channel(State(shared): State<Arc<Shared>>, Json(r): Json<TokenRequ
     // The count and the insert must not interleave with another allocation.
     let _gate = shared.channel_gate.lock().await;
     let max = shared.config.max_connections_per_instance;
-    let Some(connection) = shared
-        .store
-        .open_connection(&session, &r.gateway_id, &r.client_ip, max)
-        .await?
-    else {
-        return Err(Refusal(
-            StatusCode::TOO_MANY_REQUESTS,
-            "SessionCount.ExceedLimit",
-            format!(
-                "instance {} already has {max} connected sessions",
-                session.instance_id
-            ),
-        ));
-    };
-    Ok(Json(json!({
-        "channelId": connection.channel_id,
-        "instanceId": connection.instance_id,
-        "spec": spec(&shared, &session, &connection.channel_id),
-        "session": session_view(&shared, &session),
-    })))
-}
-
-async fn channel(State(shared): State<Arc<Shared>>, Path(channel_id): Path<String>) -> Answer {
-    let not_found = || {
-        Refusal(
-            StatusCode::NOT_FOUND,
-            "ChannelNotFound",
-            "no such channel".into(),
-        )
-    };
     let connection = shared
         .store
-        .connection(&channel_id)
-        .await?
+        .open_connection(&session, &r.gateway_id, &r.client_ip, max)
+        .await
+        .map_err(database)?
+        .ok_or_else(|| {
+            Refusal::new(
+                RefusalCode::SessionCountExceedLimit,
+                format!(
+                    "instance {} already has {max} connected sessions",
+                    session.instance_id
+                ),
+            )
+        })?;
+    Ok(ChannelGrant {
+        spec: spec(&shared, &session, &connection.channel_id),
+        session: session_view(&shared, &session, &connection.instance_id),
+        channel_id: connection.channel_id,
+        instance_id: connection.instance_id,
+    })
+}
+
+async fn resume_channel(shared: Arc<Shared>, r: ResumeChannel) -> Answer<ChannelGrant> {
+    let session = check(&shared, &r.session_id, &r.token).await?;
+    let connection = shared
+        .store
+        .connection(&r.channel_id)
+        .await
+        .map_err(database)?
+        .filter(|c| c.session_id == session.id && c.status.is_live())
+        .ok_or_else(|| {
+            Refusal::new(
+                RefusalCode::ChannelNotFound,
+                "no live channel of this session",
+            )
+        })?;
+    Ok(ChannelGrant {
+        spec: spec(&shared, &session, &connection.channel_id),
+        session: session_view(&shared, &session, &connection.instance_id),
+        channel_id: connection.channel_id,
+        instance_id: connection.instance_id,
+    })
+}
+
+async fn channel_spec(shared: Arc<Shared>, r: ChannelSpecRequest) -> Answer<ChannelView> {
+    let not_found = || Refusal::new(RefusalCode::ChannelNotFound, "no such channel");
+    let connection = shared
+        .store
+        .connection(&r.channel_id)
+        .await
+        .map_err(database)?
         .ok_or_else(not_found)?;
     let session = shared
         .store
         .session(&connection.session_id)
-        .await?
+        .await
+        .map_err(database)?
         .ok_or_else(not_found)?;
-    Ok(Json(json!({
-        "channelId": connection.channel_id,
-        "sessionId": connection.session_id,
-        "instanceId": connection.instance_id,
-        "status": connection.status,
-        "spec": spec(&shared, &session, &connection.channel_id),
-    })))
+    Ok(ChannelView {
+        spec: spec(&shared, &session, &connection.channel_id),
+        channel_id: connection.channel_id,
+        session_id: connection.session_id,
+        instance_id: connection.instance_id,
+        status: connection.status,
+    })
 }
 
-async fn channel_state(
-    State(shared): State<Arc<Shared>>,
-    Path(channel_id): Path<String>,
-    Json(update): Json<ConnectionUpdate>,
-) -> Answer {
-    const STATES: &[&str] = &["Connecting", "Connected", "Terminated", "Failed"];
-    if update
-        .status
-        .as_deref()
-        .is_some_and(|s| !STATES.contains(&s))
-    {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "InvalidStatus",
-            format!("status must be one of {STATES:?}"),
+async fn record_channel(shared: Arc<Shared>, r: RecordChannel) -> Answer<Done> {
+    if !shared.store.update_connection(&r).await.map_err(database)? {
+        return Err(Refusal::new(
+            RefusalCode::ChannelNotFound,
+            "no such channel",
         ));
     }
-    if !shared.store.update_connection(&channel_id, &update).await? {
-        return Err(Refusal(
-            StatusCode::NOT_FOUND,
-            "ChannelNotFound",
-            "no such channel".into(),
-        ));
-    }
-    Ok(Json(json!({})))
+    Ok(Done {})
 }
 
-async fn register(State(shared): State<Arc<Shared>>, Json(r): Json<Registration>) -> Answer {
+/// Gateways ask this four times a second for the sessions they relay, so that EndTerminalSession
+/// and StopInstance reach live connections within a second.
+async fn session_states(shared: Arc<Shared>, r: SessionStates) -> Answer<SessionStatesAnswer> {
+    let states = shared
+        .store
+        .session_states(&r.session_ids)
+        .await
+        .map_err(database)?;
+    Ok(SessionStatesAnswer {
+        sessions: states
+            .into_iter()
+            .map(|(session_id, state)| SessionStateEntry { session_id, state })
+            .collect(),
+    })
+}
+
+async fn register(shared: Arc<Shared>, r: RegisterAgent) -> Answer<Registered> {
     match shared.store.register_agent(&r).await {
         Ok(instance_id) => {
             tracing::info!(%instance_id, activation_id = %r.activation_id, hostname = %r.hostname, "agent registered");
-            Ok(Json(json!({"instanceId": instance_id})))
+            Ok(Registered { instance_id })
         }
-        Err(RegistrationError::Database(e)) => Err(e.into()),
-        Err(e) => Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "RegistrationRefused",
+        Err(RegistrationError::Database(e)) => Err(database(e)),
+        Err(e) => Err(Refusal::new(
+            RefusalCode::RegistrationRefused,
             e.to_string(),
         )),
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct Heartbeat {
-    agent_version: Option<String>,
+fn not_registered() -> Refusal {
+    Refusal::new(
+        RefusalCode::InstanceNotRegistered,
+        "no registered agent for this instance",
+    )
 }
 
-async fn heartbeat(
-    State(shared): State<Arc<Shared>>,
-    Path(instance_id): Path<String>,
-    Json(beat): Json<Heartbeat>,
-) -> Answer {
-    if !shared
-        .store
-        .heartbeat(&instance_id, beat.agent_version.as_deref())
-        .await?
+async fn heartbeat(shared: Arc<Shared>, beat: AgentHeartbeat) -> Answer<Done> {
+    let store = &shared.store;
+    let version = Some(beat.agent_version.as_str()).filter(|v| !v.is_empty());
+    if !store
+        .heartbeat(&beat.instance_id, version)
+        .await
+        .map_err(database)?
     {
-        return Err(Refusal(
-            StatusCode::NOT_FOUND,
-            "InstanceNotRegistered",
-            "no registered agent for this instance".into(),
-        ));
+        return Err(not_registered());
     }
-    Ok(Json(json!({"instanceId": instance_id})))
+    // A beat re-asserts the kick channel its gateway holds (a lost report of its opening is
+    // mended); a beat without one changes nothing, since a newer channel's report may be on
+    // its way.
+    if let Some(link) = beat.kick_link {
+        store
+            .kick_channel_opened(&beat.instance_id, &beat.gateway_id, link)
+            .await
+            .map_err(database)?;
+    }
+    Ok(Done {})
 }
 
-async fn agent(State(shared): State<Arc<Shared>>, Path(instance_id): Path<String>) -> Answer {
+async fn identity(shared: Arc<Shared>, r: AgentIdentityRequest) -> Answer<AgentIdentity> {
     let instance = shared
         .store
-        .instance(&instance_id)
-        .await?
-        .filter(|i| !i.deregistered && i.agent_public_key.is_some())
-        .ok_or_else(|| {
-            Refusal(
-                StatusCode::NOT_FOUND,
-                "InstanceNotRegistered",
-                "no registered agent for this instance".into(),
-            )
-        })?;
-    Ok(Json(json!({
-        "instanceId": instance.id,
-        "kind": instance.kind,
-        "regionId": instance.region_id,
-        "status": instance.status,
-        "machineId": instance.machine_id,
-        "publicKey": instance.agent_public_key,
-        "agentVersion": instance.agent_version,
-    })))
+        .instance(&r.instance_id)
+        .await
+        .map_err(database)?
+        .filter(|i| !i.deregistered)
+        .ok_or_else(not_registered)?;
+    let public_key = instance.agent_public_key.ok_or_else(not_registered)?;
+    Ok(AgentIdentity {
+        instance_id: instance.id,
+        region_id: instance.region_id,
+        machine_id: instance.machine_id,
+        public_key,
+        agent_version: instance.agent_version,
+    })
 }
 
-async fn deregister(State(shared): State<Arc<Shared>>, Path(instance_id): Path<String>) -> Answer {
-    if !shared.store.release_agent(&instance_id).await? {
-        return Err(Refusal(
-            StatusCode::NOT_FOUND,
-            "InstanceNotRegistered",
-            "no registered agent for this instance".into(),
-        ));
-    }
-    tracing::info!(%instance_id, "agent deregistered itself");
-    Ok(Json(json!({"instanceId": instance_id})))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatesRequest {
-    session_ids: Vec<String>,
-}
-
-/// Gateways ask this four times a second for the sessions they relay, so that EndTerminalSession
-/// and StopInstance reach live connections within a second.
-async fn session_states(State(shared): State<Arc<Shared>>, Json(r): Json<StatesRequest>) -> Answer {
-    let states = shared.store.session_states(&r.session_ids).await?;
-    let sessions: Vec<Value> = states
-        .into_iter()
-        .map(|(id, state)| json!({"sessionId": id, "state": state}))
-        .collect();
-    Ok(Json(json!({"sessions": sessions})))
-}
-
-async fn resume_channel(
-    State(shared): State<Arc<Shared>>,
-    Path(channel_id): Path<String>,
-    Json(r): Json<TokenRequest>,
-) -> Answer {
-    let session = check(&shared, &r).await?;
-    let connection = shared
+async fn deregister(shared: Arc<Shared>, r: DeregisterAgent) -> Answer<Done> {
+    if !shared
         .store
-        .connection(&channel_id)
-        .await?
-        .filter(|c| {
-            c.session_id == session.id && matches!(c.status.as_str(), "Connecting" | "Connected")
-        })
-        .ok_or_else(|| {
-            Refusal(
-                StatusCode::NOT_FOUND,
-                "ChannelNotFound",
-                "no live channel of this session".into(),
-            )
-        })?;
-    Ok(Json(json!({
-        "channelId": connection.channel_id,
-        "instanceId": connection.instance_id,
-        "spec": spec(&shared, &session, &connection.channel_id),
-        "session": session_view(&shared, &session),
-    })))
+        .release_agent(&r.instance_id)
+        .await
+        .map_err(database)?
+    {
+        return Err(not_registered());
+    }
+    tracing::info!(instance_id = %r.instance_id, "agent deregistered itself");
+    Ok(Done {})
+}
+
+async fn kick_channel(shared: Arc<Shared>, r: KickChannel) -> Answer<Done> {
+    let store = &shared.store;
+    let recorded = if r.open {
+        store
+            .kick_channel_opened(&r.instance_id, &r.gateway_id, r.link)
+            .await
+    } else {
+        store
+            .kick_channel_closed(&r.instance_id, &r.gateway_id, r.link)
+            .await
+    };
+    recorded.map_err(database)?;
+    Ok(Done {})
+}
+
+async fn gateway_started(shared: Arc<Shared>, r: GatewayStarted) -> Answer<Done> {
+    let forgotten = shared
+        .store
+        .gateway_started(&r.gateway_id)
+        .await
+        .map_err(database)?;
+    tracing::info!(gateway_id = %r.gateway_id, forgotten, "gateway started");
+    Ok(Done {})
 }

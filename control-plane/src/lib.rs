@@ -17,7 +17,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 
-pub use config::Config;
+pub use config::{AdminTask, Config};
 use store::Store;
 
 /// File in the data directory that holds the address the server is listening on.
@@ -86,7 +86,10 @@ impl App {
         let janitor = tokio::spawn(prune_nonces(self.shared.clone()));
         let router = axum::Router::new()
             .merge(api::router())
-            .nest("/internal/v1", internal::router(self.shared.clone()))
+            .nest(
+                axt_proto::internal::BASE,
+                internal::router(self.shared.clone()),
+            )
             .with_state(self.shared.clone());
         let served = axum::serve(
             listener,
@@ -98,6 +101,27 @@ impl App {
         self.shared.store.close().await;
         served.context("serving HTTP")
     }
+}
+
+/// Runs an administrator's task on the database of `config.data_dir` (the control plane may be
+/// serving it at the same time: SQLite takes both).
+pub async fn run_task(config: &Config, task: &AdminTask) -> anyhow::Result<()> {
+    let store = Store::open(&config.data_dir.join("control-plane.db")).await?;
+    let (instance_id, reason) = match task {
+        AdminTask::LockInstance {
+            instance_id,
+            reason,
+        } => (instance_id, reason.as_str()),
+        AdminTask::UnlockInstance { instance_id } => (instance_id, ""),
+    };
+    let found = store.set_lock_reason(instance_id, reason).await?;
+    store.close().await;
+    anyhow::ensure!(
+        found,
+        "no instance {instance_id} in {}",
+        config.data_dir.display()
+    );
+    Ok(())
 }
 
 /// Forgets SignatureNonces once their timestamps could no longer pass the skew check, so the

@@ -1,34 +1,19 @@
-//! `axt-control-plane`: the ECS OpenAPI endpoint of an axtlab region.
+//! `axt-control-plane`: the ECS OpenAPI endpoint of an axtlab region (or, with a subcommand,
+//! an administrator's task on its data directory).
 
 use anyhow::Context as _;
 use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    axt_kit::logging::init("info,sqlx=warn");
     let config = axt_control_plane::Config::parse();
+    if let Some(task) = &config.task {
+        return axt_control_plane::run_task(&config, task).await;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let app = axt_control_plane::App::open(config).await?;
-    app.serve(listener, shutdown_signal()).await
-}
-
-/// Resolves on Ctrl-C or SIGTERM, whichever comes first.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down");
+    app.serve(listener, axt_kit::shutdown::signal()).await
 }

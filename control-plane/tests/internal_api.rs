@@ -1,89 +1,147 @@
-//! The internal API gateways call: its token, the token checks, channel allocation under the
-//! per-instance limit, the spec agents pull, and connection state.
+//! The internal API, driven by the gateway's own client (`axt_gateway::control_plane`) so that
+//! both sides of the contract meet here: its token, the token checks, channel allocation under
+//! the per-instance limit, the spec agents pull, connection records, kick channels, agents.
 
 mod common;
 
+use axt_gateway::control_plane::{ControlPlane, CpError};
+use axt_proto::{
+    internal::{
+        AgentHeartbeat, AgentIdentityRequest, Call, ChannelSpecRequest, DeregisterAgent,
+        GatewayStarted, KickChannel, OpenChannel, RecordChannel, RefusalCode, RegisterAgent,
+        SessionStates, VerifyToken, BASE, ROUTES,
+    },
+    status::{ClosedReason, ConnectionStatus, SessionState, SessionVerdict},
+};
 use common::*;
-use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// The refusal code of a call that must be refused.
+fn refused<T: std::fmt::Debug>(result: Result<T, CpError>) -> RefusalCode {
+    match result {
+        Err(CpError::Refused(refusal)) => refusal.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A session on `instance` (`pairs` added), and the request a gateway makes to open it.
+async fn open_request(plane: &TestPlane, instance: &str, pairs: &[(&str, &str)]) -> OpenChannel {
+    let mut all = vec![("RegionId", REGION), ("InstanceId.1", instance)];
+    all.extend_from_slice(pairs);
+    let (status, s) = plane.client().call("StartTerminalSession", &all).await;
+    assert_eq!(status, 200, "{s}");
+    OpenChannel {
+        session_id: s["SessionId"].as_str().unwrap().into(),
+        token: s["SecurityToken"].as_str().unwrap().into(),
+        client_ip: "127.0.0.1".into(),
+        gateway_id: GATEWAY_ID.into(),
+        instance_id: None,
+    }
+}
 
 #[tokio::test]
-async fn the_internal_api_wants_its_token() {
+async fn every_route_wants_the_token_and_exactly_its_own_request() {
     let plane = TestPlane::start(&[]).await;
-    for token in ["", "test-internal-tokeN", "Bearer x"] {
-        let resp = reqwest::Client::new()
-            .post(format!("http://{}/internal/v1/sessions/verify", plane.addr))
-            .header("authorization", format!("Bearer {token}"))
-            .json(&json!({"sessionId": "s-1", "token": "t"}))
+    let http = reqwest::Client::new();
+    for route in ROUTES {
+        let url = format!("http://{}{BASE}{route}", plane.addr);
+        for token in ["", "test-internal-tokeN", "Bearer x"] {
+            let resp = http
+                .post(&url)
+                .header("authorization", format!("Bearer {token}"))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 401, "{route}");
+        }
+        // An empty body is no route's request: refused in the contract's own shape.
+        let resp = http
+            .post(&url)
+            .bearer_auth(INTERNAL_TOKEN)
+            .json(&json!({}))
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 401);
+        assert_eq!(resp.status(), 400, "{route}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "MalformedRequest", "{route}: {body}");
     }
+    // A field renamed on one side is an error, not a default.
+    let resp = http
+        .post(format!("http://{}{BASE}{}", plane.addr, VerifyToken::ROUTE))
+        .bearer_auth(INTERNAL_TOKEN)
+        .json(&json!({"sessionID": "s-1", "token": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
 }
 
 #[tokio::test]
 async fn channels_carry_the_spec_the_stock_agent_expects() {
     let plane = TestPlane::start(&["--session-rate-limit", "204800"]).await;
     let instance = plane.ready_instance().await;
-    let (_, s) = plane
-        .client()
-        .call(
-            "StartTerminalSession",
-            &[
-                ("RegionId", REGION),
-                ("InstanceId.1", &instance),
-                ("PortNumber", "8080"),
-                ("TargetServer", "db.internal"),
-                ("Username", "ops"),
-            ],
-        )
-        .await;
-    let (status, opened) = plane.internal(Method::POST, "/channels", Some(json!({
-        "sessionId": s["SessionId"], "token": s["SecurityToken"], "clientIp": "127.0.0.1", "gatewayId": "gw"}))).await;
-    assert_eq!(status, 200, "{opened}");
-    let channel = opened["channelId"].as_str().unwrap();
-    assert!(channel.len() <= 32);
-    let (status, pulled) = plane
-        .internal(Method::GET, &format!("/channels/{channel}"), None)
-        .await;
-    assert_eq!(status, 200);
-    let spec = &pulled["spec"];
-    assert_eq!(spec["channelId"], channel);
+    let cp = plane.gateway();
+    let open = open_request(
+        &plane,
+        &instance,
+        &[
+            ("PortNumber", "8080"),
+            ("TargetServer", "db.internal"),
+            ("Username", "ops"),
+        ],
+    )
+    .await;
+    let grant = cp.call(&open).await.unwrap();
+    assert!(grant.channel_id.len() <= 32);
+    assert_eq!(grant.session.rate_limit.map(|r| r.get()), Some(204_800));
+    assert_eq!(grant.session.port_number, Some(8080));
+    let request = ChannelSpecRequest {
+        channel_id: grant.channel_id.clone(),
+    };
+    let pulled = cp.call(&request).await.unwrap();
+    assert_eq!(pulled.status, ConnectionStatus::Connecting);
+    let spec = serde_json::to_value(&pulled.spec).unwrap();
+    assert_eq!(spec["channelId"], grant.channel_id.as_str());
     assert_eq!(spec["portNumber"], "8080", "a JSON string, never a number");
     assert_eq!(
         (spec["targetHost"].as_str(), spec["username"].as_str()),
         (Some("db.internal"), Some("ops"))
     );
     assert_eq!(spec["flowLimit"], 1_638_400);
-    assert_eq!(pulled["status"], "Connecting");
+    let unknown = ChannelSpecRequest {
+        channel_id: "c-unknown".into(),
+    };
     assert_eq!(
-        plane
-            .internal(Method::GET, "/channels/c-unknown", None)
-            .await
-            .0,
-        404
+        refused(cp.call(&unknown).await),
+        RefusalCode::ChannelNotFound
     );
 
     // Connected marks the session active; an ended connection stays ended.
-    let path = format!("/channels/{channel}/state");
-    let state = |body: serde_json::Value| plane.internal(Method::POST, &path, Some(body));
-    assert_eq!(state(json!({"status": "Connected"})).await.0, 200);
+    let channel = &grant.channel_id;
+    cp.call(&RecordChannel::status(channel, ConnectionStatus::Connected))
+        .await
+        .unwrap();
     let session = plane
         .shared
         .store
-        .session(s["SessionId"].as_str().unwrap())
+        .session(&open.session_id)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(session.state, "Active");
-    assert_eq!(state(json!({"status": "Failed", "closedReason": "AgentNotOnline", "failedDetail": "no kick channel"})).await.0, 200);
-    assert_eq!(
-        state(json!({"status": "Connected", "bytesOut": 99}))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(session.state, SessionState::Active);
+    let failed = RecordChannel {
+        closed_reason: Some(ClosedReason::AgentNotOnline),
+        failed_detail: Some("no kick channel".into()),
+        ..RecordChannel::status(channel, ConnectionStatus::Failed)
+    };
+    cp.call(&failed).await.unwrap();
+    let late = RecordChannel {
+        bytes_out: 99,
+        ..RecordChannel::status(channel, ConnectionStatus::Connected)
+    };
+    cp.call(&late).await.unwrap();
     let c = plane
         .shared
         .store
@@ -92,87 +150,91 @@ async fn channels_carry_the_spec_the_stock_agent_expects() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (c.status.as_str(), c.closed_reason.as_str(), c.bytes_out),
-        ("Failed", "AgentNotOnline", 99)
+        (c.status, c.closed_reason.as_str(), c.bytes_out),
+        (ConnectionStatus::Failed, "AgentNotOnline", 99)
     );
     assert!(c.end_time.is_some());
-    assert_eq!(state(json!({"status": "Bogus"})).await.0, 400);
 }
 
 #[tokio::test]
 async fn tokens_are_checked_and_urls_expire() {
     let plane = TestPlane::start(&["--url-ttl-secs", "0"]).await;
     let instance = plane.ready_instance().await;
-    let (_, s) = plane
+    let cp = plane.gateway();
+    let open = open_request(&plane, &instance, &[]).await;
+    let verify = VerifyToken {
+        session_id: open.session_id.clone(),
+        token: open.token.clone(),
+    };
+    assert_eq!(refused(cp.call(&verify).await), RefusalCode::UrlExpired);
+    let forged = OpenChannel {
+        token: "d86c2df2-d19c-4bd8-b817-a19ef1230000".into(),
+        ..open
+    };
+    assert_eq!(refused(cp.call(&forged).await), RefusalCode::InvalidToken);
+}
+
+#[tokio::test]
+async fn ended_sessions_are_reported_to_gateways() {
+    let plane = TestPlane::start(&[]).await;
+    let instance = plane.ready_instance().await;
+    let cp = plane.gateway();
+    let open = open_request(&plane, &instance, &[]).await;
+    let states = SessionStates {
+        session_ids: vec![open.session_id.clone(), "s-unknown".into()],
+    };
+    let answer = cp.call(&states).await.unwrap();
+    assert_eq!(answer.sessions.len(), 1, "unknown ids are left out");
+    assert_eq!(answer.sessions[0].state, SessionVerdict::Live);
+    let (status, _) = plane
         .client()
         .call(
-            "StartTerminalSession",
-            &[("RegionId", REGION), ("InstanceId.1", &instance)],
+            "EndTerminalSession",
+            &[("RegionId", REGION), ("SessionId", &open.session_id)],
         )
         .await;
-    let (status, body) = plane
-        .internal(
-            Method::POST,
-            "/sessions/verify",
-            Some(json!({"sessionId": s["SessionId"], "token": s["SecurityToken"]})),
-        )
-        .await;
-    assert_eq!((status, body["code"].as_str()), (410, Some("UrlExpired")));
-    let (status, body) = plane.internal(Method::POST, "/channels", Some(json!({"sessionId": s["SessionId"], "token": "d86c2df2-d19c-4bd8-b817-a19ef1230000"}))).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("InvalidToken")));
+    assert_eq!(status, 200);
+    let answer = cp.call(&states).await.unwrap();
+    assert_eq!(answer.sessions[0].state, SessionVerdict::Ended);
+    assert_eq!(refused(cp.call(&open).await), RefusalCode::SessionEnded);
 }
 
 #[tokio::test]
 async fn the_per_instance_session_limit_holds_under_concurrency() {
-    let plane = std::sync::Arc::new(
-        TestPlane::start(&[
-            "--max-connections-per-instance",
-            "5",
-            "--max-sessions-per-region",
-            "100",
-        ])
-        .await,
-    );
+    let plane = TestPlane::start(&[
+        "--max-connections-per-instance",
+        "5",
+        "--max-sessions-per-region",
+        "100",
+    ])
+    .await;
     let instance = plane.ready_instance().await;
-    let mut bodies = Vec::new();
+    let mut requests = Vec::new();
     for _ in 0..20 {
-        let (_, s) = plane
-            .client()
-            .call(
-                "StartTerminalSession",
-                &[("RegionId", REGION), ("InstanceId.1", &instance)],
-            )
-            .await;
-        bodies.push(json!({"sessionId": s["SessionId"], "token": s["SecurityToken"]}));
+        requests.push(open_request(&plane, &instance, &[]).await);
     }
-    let tries: Vec<_> = bodies
+    let tries: Vec<_> = requests
         .iter()
-        .map(|body| {
-            let (plane, body) = (plane.clone(), body.clone());
-            tokio::spawn(async move {
-                plane
-                    .internal(Method::POST, "/channels", Some(body))
-                    .await
-                    .0
-            })
+        .map(|request| {
+            let (cp, request) = (plane.gateway(), request.clone());
+            tokio::spawn(async move { cp.call(&request).await })
         })
         .collect();
-    let mut statuses = Vec::new();
+    let (mut granted, mut full) = (0, 0);
     for t in tries {
-        statuses.push(t.await.unwrap());
+        match t.await.unwrap() {
+            Ok(_) => granted += 1,
+            Err(CpError::Refused(r)) if r.code == RefusalCode::SessionCountExceedLimit => full += 1,
+            Err(e) => panic!("{e}"),
+        }
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5);
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15);
+    assert_eq!((granted, full), (5, 15));
     // A connected session may open more connections (a port forward opens one per TCP
     // connection) without counting again.
+    let cp = plane.gateway();
     let mut more = 0;
-    for body in &bodies {
-        if plane
-            .internal(Method::POST, "/channels", Some(body.clone()))
-            .await
-            .0
-            == 200
-        {
+    for request in &requests {
+        if cp.call(request).await.is_ok() {
             more += 1;
         }
     }
@@ -185,23 +247,27 @@ async fn the_per_instance_session_limit_holds_under_concurrency() {
 #[tokio::test]
 async fn agents_register_beat_and_show_their_key() {
     let plane = TestPlane::start(&[]).await;
+    let cp: ControlPlane = plane.gateway();
     let id = plane.agent(None, "2.2.3.578").await;
-    let (status, agent) = plane
-        .internal(Method::GET, &format!("/agents/{id}"), None)
-        .await;
-    assert_eq!(status, 200);
-    assert!(agent["publicKey"]
-        .as_str()
-        .unwrap()
-        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    let request = AgentIdentityRequest {
+        instance_id: id.clone(),
+    };
+    let agent = cp.call(&request).await.unwrap();
+    assert!(agent.public_key.starts_with("-----BEGIN PUBLIC KEY-----"));
     assert_eq!(
-        (agent["kind"].as_str(), agent["machineId"].as_str()),
-        (Some("managed"), Some("m-1"))
+        (agent.machine_id.as_str(), agent.agent_version.as_str()),
+        ("m-1", "2.2.3.578")
     );
-    let (status, _) = plane
-        .internal(Method::POST, "/agents/mi-nobody/heartbeat", Some(json!({})))
-        .await;
-    assert_eq!(status, 404);
+    let nobody = AgentHeartbeat {
+        instance_id: "mi-nobody".into(),
+        agent_version: String::new(),
+        gateway_id: GATEWAY_ID.into(),
+        kick_link: None,
+    };
+    assert_eq!(
+        refused(cp.call(&nobody).await),
+        RefusalCode::InstanceNotRegistered
+    );
     // A simulated instance can be claimed once only.
     let (_, run) = plane
         .client()
@@ -216,7 +282,54 @@ async fn agents_register_beat_and_show_their_key() {
         .client()
         .call("CreateActivation", &[("RegionId", REGION)])
         .await;
-    let (status, body) = plane.internal(Method::POST, "/agents/register", Some(json!({
-        "activationId": act["ActivationId"], "activationCode": act["ActivationCode"], "publicKey": "PEM", "claimInstanceId": ecs}))).await;
-    assert_eq!(status, 400, "{body}");
+    let again = RegisterAgent {
+        claim_instance_id: Some(ecs.clone()),
+        ..registration(&act)
+    };
+    assert_eq!(
+        refused(cp.call(&again).await),
+        RefusalCode::RegistrationRefused
+    );
+    // An agent that deregisters itself is known no more.
+    let bye = DeregisterAgent {
+        instance_id: id.clone(),
+    };
+    cp.call(&bye).await.unwrap();
+    assert_eq!(
+        refused(cp.call(&request).await),
+        RefusalCode::InstanceNotRegistered
+    );
+}
+
+#[tokio::test]
+async fn kick_channels_are_recorded_per_gateway() {
+    let plane = TestPlane::start(&[]).await;
+    let instance = plane.ready_instance().await;
+    let store = &plane.shared.store;
+    let holder = || async { store.kick_channel_holder(&instance).await.unwrap() };
+    assert_eq!(holder().await.as_deref(), Some(GATEWAY_ID));
+    let cp = plane.gateway();
+    let report = |gateway: &str, link: u64, open: bool| KickChannel {
+        instance_id: instance.clone(),
+        gateway_id: gateway.into(),
+        link,
+        open,
+    };
+    // The agent moved to another gateway; the old one's late report erases nothing.
+    cp.call(&report("gw-2", 7, true)).await.unwrap();
+    cp.call(&report(GATEWAY_ID, 1, false)).await.unwrap();
+    assert_eq!(holder().await.as_deref(), Some("gw-2"));
+    // Nor does an older channel's end on the same gateway.
+    cp.call(&report("gw-2", 8, true)).await.unwrap();
+    cp.call(&report("gw-2", 7, false)).await.unwrap();
+    assert_eq!(holder().await.as_deref(), Some("gw-2"));
+    cp.call(&report("gw-2", 8, false)).await.unwrap();
+    assert_eq!(holder().await, None);
+    cp.call(&report("gw-2", 9, true)).await.unwrap();
+    // A gateway that restarts holds nothing any more.
+    let restarted = GatewayStarted {
+        gateway_id: "gw-2".into(),
+    };
+    cp.call(&restarted).await.unwrap();
+    assert_eq!(holder().await, None);
 }

@@ -3,8 +3,14 @@
 
 mod common;
 
+use axt_proto::{
+    internal::{
+        AgentHeartbeat, AgentIdentityRequest, OpenChannel, RecordChannel, RegisterAgent,
+        VerifyToken,
+    },
+    status::{ClosedReason, ConnectionStatus},
+};
 use common::*;
-use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test]
@@ -157,34 +163,31 @@ async fn activations_register_managed_instances_that_can_be_deregistered() {
         act["ActivationId"].as_str().unwrap(),
         act["ActivationCode"].as_str().unwrap(),
     );
-    let register = |code: &str| {
-        json!({"activationId": act_id, "activationCode": code, "publicKey": "PEM", "hostname": "edge-1",
-               "osType": "linux", "agentVersion": "2.2.3.578", "machineId": "m-9", "intranetIp": "192.0.2.7"})
+    let register = |code: &str| RegisterAgent {
+        activation_code: code.into(),
+        hostname: "edge-1".into(),
+        agent_version: "2.2.3.578".into(),
+        machine_id: "m-9".into(),
+        intranet_ip: "192.0.2.7".into(),
+        ..registration(&act)
     };
-    let (status, refused) = plane
-        .internal(Method::POST, "/agents/register", Some(register("a-wrong")))
-        .await;
-    assert_eq!(
-        (status, refused["code"].as_str()),
-        (400, Some("RegistrationRefused"))
+    let gateway = plane.gateway();
+    let refused = gateway.call(&register("a-wrong")).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("RegistrationRefused"),
+        "{refused}"
     );
-    let (status, reg) = plane
-        .internal(Method::POST, "/agents/register", Some(register(code)))
-        .await;
-    assert_eq!(status, 200, "{reg}");
-    let mi = reg["instanceId"].as_str().unwrap().to_owned();
+    let mi = gateway.call(&register(code)).await.unwrap().instance_id;
     assert!(mi.starts_with("mi-"));
-    let (status, exhausted) = plane
-        .internal(Method::POST, "/agents/register", Some(register(code)))
-        .await;
-    assert_eq!(status, 400, "{exhausted}");
-    plane
-        .internal(
-            Method::POST,
-            &format!("/agents/{mi}/heartbeat"),
-            Some(json!({})),
-        )
-        .await;
+    let exhausted = gateway.call(&register(code)).await.unwrap_err();
+    assert!(exhausted.to_string().contains("all 1"), "{exhausted}");
+    let beat = AgentHeartbeat {
+        instance_id: mi.clone(),
+        agent_version: String::new(),
+        gateway_id: GATEWAY_ID.into(),
+        kick_link: Some(1),
+    };
+    gateway.call(&beat).await.unwrap();
 
     let (_, acts) = c.call("DescribeActivations", &[("RegionId", REGION)]).await;
     let listed = &acts["ActivationList"][0];
@@ -249,10 +252,10 @@ async fn activations_register_managed_instances_that_can_be_deregistered() {
         .await;
     assert_eq!(acts["ActivationList"][0]["DeregisteredCount"], 1);
     // Its agent is no longer recognised.
-    let (status, _) = plane
-        .internal(Method::GET, &format!("/agents/{mi}"), None)
-        .await;
-    assert_eq!(status, 404);
+    let identity = AgentIdentityRequest {
+        instance_id: mi.clone(),
+    };
+    assert!(gateway.call(&identity).await.is_err());
     assert_error(
         &c.call(
             "DeregisterManagedInstance",
@@ -399,18 +402,24 @@ async fn sessions_are_described_with_their_connections_and_paged() {
         started.push(s);
     }
     let newest = &started[2];
-    let (status, channel) = plane.internal(Method::POST, "/channels", Some(json!({
-        "sessionId": newest["SessionId"], "token": newest["SecurityToken"], "clientIp": "127.0.0.1", "gatewayId": "gw-1"}))).await;
-    assert_eq!(status, 200, "{channel}");
-    let channel_id = channel["channelId"].as_str().unwrap();
-    plane
-        .internal(
-            Method::POST,
-            &format!("/channels/{channel_id}/state"),
-            Some(json!({"status": "Connected"})),
-        )
-        .await;
-    plane.internal(Method::POST, &format!("/channels/{channel_id}/state"), Some(json!({"status": "Terminated", "closedReason": "ClientClosed", "bytesIn": 10, "bytesOut": 20}))).await;
+    let open = OpenChannel {
+        session_id: newest["SessionId"].as_str().unwrap().into(),
+        token: newest["SecurityToken"].as_str().unwrap().into(),
+        client_ip: "127.0.0.1".into(),
+        gateway_id: GATEWAY_ID.into(),
+        instance_id: None,
+    };
+    let gateway = plane.gateway();
+    let channel_id = gateway.call(&open).await.unwrap().channel_id;
+    let connected = RecordChannel::status(&channel_id, ConnectionStatus::Connected);
+    gateway.call(&connected).await.unwrap();
+    let ended = RecordChannel {
+        closed_reason: Some(ClosedReason::ClientClosed),
+        bytes_in: 10,
+        bytes_out: 20,
+        ..RecordChannel::status(&channel_id, ConnectionStatus::Terminated)
+    };
+    gateway.call(&ended).await.unwrap();
 
     let (_, page1) = c
         .call(
@@ -504,14 +513,11 @@ async fn ending_a_session_invalidates_its_url_at_once() {
             &[("RegionId", REGION), ("InstanceId.1", &instance)],
         )
         .await;
-    let verify = json!({"sessionId": s["SessionId"], "token": s["SecurityToken"]});
-    assert_eq!(
-        plane
-            .internal(Method::POST, "/sessions/verify", Some(verify.clone()))
-            .await
-            .0,
-        200
-    );
+    let verify = VerifyToken {
+        session_id: s["SessionId"].as_str().unwrap().into(),
+        token: s["SecurityToken"].as_str().unwrap().into(),
+    };
+    plane.gateway().call(&verify).await.unwrap();
     let id = s["SessionId"].as_str().unwrap();
     assert_eq!(
         c.call_v3(
@@ -522,13 +528,8 @@ async fn ending_a_session_invalidates_its_url_at_once() {
         .0,
         200
     );
-    let (status, refusal) = plane
-        .internal(Method::POST, "/sessions/verify", Some(verify))
-        .await;
-    assert_eq!(
-        (status, refusal["code"].as_str()),
-        (410, Some("SessionEnded"))
-    );
+    let refusal = plane.gateway().call(&verify).await.unwrap_err();
+    assert!(refusal.to_string().contains("SessionEnded"), "{refusal}");
     assert_eq!(
         c.call(
             "EndTerminalSession",

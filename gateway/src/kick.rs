@@ -2,6 +2,10 @@
 //! the gateway tells it `kick_vm session start <channelId>`. The upgrade is never refused — a
 //! refused upgrade leaves the stock agent without a kick channel for up to 30 minutes — so the
 //! identity is checked after it, and a bad one is closed with a policy-violation frame.
+//!
+//! The control plane is told which kick channels this gateway holds (StartTerminalSession
+//! dispatches only to instances that have one); a report lost on the way is mended by the next
+//! heart-beat the gateway relays for that agent.
 
 use std::{
     collections::HashMap,
@@ -12,7 +16,10 @@ use std::{
     time::Duration,
 };
 
-use axt_proto::kick::{Kick, KickReply};
+use axt_proto::{
+    internal::KickChannel,
+    kick::{Kick, KickReply},
+};
 use axum::{
     extract::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
@@ -48,20 +55,27 @@ impl Kicks {
 
     /// Whether the instance's agent has a kick channel now.
     pub fn online(&self, instance_id: &str) -> bool {
-        self.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(instance_id)
+        self.link(instance_id).is_some()
     }
 
-    fn attach(&self, instance_id: &str) -> (u64, mpsc::Receiver<Kick>) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+    /// The number of the instance's kick channel, if it has one here.
+    pub fn link(&self, instance_id: &str) -> Option<u64> {
+        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        links.get(instance_id).map(|(id, _)| *id)
+    }
+
+    /// A number for a new kick channel, never given out before by this gateway.
+    fn new_link(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn attach(&self, instance_id: &str, id: u64) -> mpsc::Receiver<Kick> {
         let (tx, rx) = mpsc::channel(KICK_QUEUE);
         self.links
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(instance_id.to_owned(), (id, tx));
-        (id, rx)
+        rx
     }
 
     fn detach(&self, instance_id: &str, id: u64) {
@@ -124,7 +138,12 @@ async fn kick_channel(
             }
         }
     };
-    let (link, mut kicks) = shared.kicks.attach(&verified.instance_id);
+    // The control plane hears of it before anyone here can see it online, and of its end
+    // before it goes: whoever learns from this gateway that the agent is (or is not) reachable
+    // finds the control plane agreeing.
+    let link = shared.kicks.new_link();
+    report(&shared, &verified.instance_id, link, true).await;
+    let mut kicks = shared.kicks.attach(&verified.instance_id, link);
     tracing::info!("kick channel open");
     let mut keepalive = tokio::time::interval(Duration::from_secs(30));
     let mut closing = shared.closing.subscribe();
@@ -162,6 +181,21 @@ async fn kick_channel(
             }
         }
     };
+    report(&shared, &verified.instance_id, link, false).await;
     shared.kicks.detach(&verified.instance_id, link);
     reason
+}
+
+/// Tells the control plane that this gateway now holds (or no longer holds) kick channel
+/// `link` of an instance.
+async fn report(shared: &Shared, instance_id: &str, link: u64, open: bool) {
+    let report = KickChannel {
+        instance_id: instance_id.to_owned(),
+        gateway_id: shared.config.gateway_id.clone(),
+        link,
+        open,
+    };
+    if let Err(error) = shared.cp.call(&report).await {
+        tracing::warn!(%error, open, "cannot record the kick channel now; the next heart-beat will");
+    }
 }

@@ -1,18 +1,19 @@
 //! The axtlab gateway: the only address agents and session clients talk to.
 //!
 //! A session's story continues here after the control plane recorded it: the client opens
-//! `/session` ([`client`]), the gateway allocates a channel through the control plane ([`cp`]),
+//! `/session` ([`session_surface`]), the gateway allocates a channel through the control plane
+//! ([`control_plane`]),
 //! kicks the instance's agent over its kick channel ([`kick`]), and pairs the agent's data
 //! channel with the client ([`relay`]), translating the client framing to the agent framing
 //! and back. The agents' own HTTP calls are in [`agent_surface`].
 
 pub mod agent_surface;
-pub mod client;
 pub mod config;
-pub mod cp;
+pub mod control_plane;
 pub mod kick;
 pub mod listener;
 pub mod relay;
+pub mod session_surface;
 pub mod tls;
 
 use std::{future::Future, sync::Arc};
@@ -26,7 +27,7 @@ pub use config::Config;
 /// What every handler shares.
 pub struct Shared {
     pub config: Config,
-    pub cp: cp::ControlPlane,
+    pub cp: control_plane::ControlPlane,
     pub kicks: kick::Kicks,
     pub channels: relay::Channels,
     pub identities: agent_surface::identity::Identities,
@@ -65,7 +66,7 @@ impl Gateway {
             )?)
         };
         let shared = Arc::new(Shared {
-            cp: cp::ControlPlane::new(&config.control_plane, token),
+            cp: control_plane::ControlPlane::new(&config.control_plane, token),
             kicks: kick::Kicks::default(),
             channels: relay::Channels::default(),
             identities: Default::default(),
@@ -88,6 +89,13 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
+        // Whatever kick channels a previous run of this gateway held are gone.
+        let started = axt_proto::internal::GatewayStarted {
+            gateway_id: self.shared.config.gateway_id.clone(),
+        };
+        if let Err(error) = self.shared.cp.call(&started).await {
+            tracing::warn!(%error, "cannot tell the control plane this gateway started");
+        }
         let watcher = tokio::spawn(relay::watch_sessions(self.shared.clone()));
         let shared = self.shared.clone();
         // WebSockets outlive axum's graceful shutdown, so relays are told themselves.
@@ -96,7 +104,7 @@ impl Gateway {
             shared.closing.send_replace(true);
         };
         let router = agent_surface::router()
-            .route("/session", get(client::session))
+            .route("/session", get(session_surface::session))
             .with_state(self.shared.clone())
             .into_make_service_with_connect_info::<listener::Peer>();
         match self.tls {

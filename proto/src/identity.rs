@@ -64,7 +64,7 @@ pub struct AgentKey(RsaPrivateKey);
 impl AgentKey {
     /// A new RSA-2048 key.
     pub fn generate() -> Result<Self, IdentityError> {
-        RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+        RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
             .map(Self)
             .map_err(|e| IdentityError::Key(e.to_string()))
     }

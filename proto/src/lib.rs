@@ -9,6 +9,8 @@
 pub mod agent_frame;
 pub mod client_frame;
 pub mod identity;
+#[allow(missing_docs)] // the fields are the contract's own names, documented where not plain
+pub mod internal;
 pub mod kick;
 #[allow(missing_docs)] // field names are the wire's own
 pub mod luban;

@@ -65,16 +65,133 @@ pub mod reason {
     pub const FLOW_EXCEED_LIMIT: &str = "FlowExceedLimit";
 }
 
-/// `ClosedReason` of a connection as DescribeTerminalSessions shows it.
-pub mod closed_reason {
-    pub const CLIENT_CLOSED: &str = "ClientClosed";
-    pub const AGENT_NOT_ONLINE: &str = "AgentNotOnline";
-    pub const AGENT_SOCKET_CLOSED: &str = "AgentSocketClosed";
-    pub const INSTANCE_NOT_RUNNING: &str = "InstanceNotRunning";
-    pub const INSTANCE_NOT_EXISTS: &str = "InstanceNotExists";
-    pub const DELIVERY_TIMEOUT: &str = "DeliveryTimeout";
-    pub const AGENT_NEED_UPGRADE: &str = "AgentNeedUpgrade";
-    pub const MESSAGE_FORMAT_INVALID: &str = "MessageFormatInvalid";
+/// A closed set of words that travel as text: in JSON, in SQLite columns, in API answers.
+/// Each word is written once, as its variant's name; `as_str`, `Display`, `FromStr`, serde
+/// and `ALL` all come from that one list, so a misspelt state cannot compile.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
+
+        impl $name {
+            /// Every word, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The word as it travels.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => stringify!($variant),)+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownWord;
+            fn from_str(word: &str) -> Result<Self, UnknownWord> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == word)
+                    .ok_or_else(|| UnknownWord { vocabulary: stringify!($name), word: word.to_owned() })
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = UnknownWord;
+            fn try_from(word: String) -> Result<Self, UnknownWord> {
+                word.parse()
+            }
+        }
+    };
+}
+
+/// A word that is not part of its vocabulary (a database row or a message from a newer peer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{word:?} is not a {vocabulary}")]
+pub struct UnknownWord {
+    /// The vocabulary's type name.
+    pub vocabulary: &'static str,
+    /// What was read.
+    pub word: String,
+}
+
+vocabulary! {
+    /// `Status` of one connection (a client WebSocket paired with an agent channel), as
+    /// DescribeTerminalSessions shows it.
+    pub enum ConnectionStatus {
+        /// Allocated; the agent has not opened its data channel yet.
+        Connecting,
+        /// The agent's data channel is open: bytes can flow.
+        Connected,
+        /// Ended normally (see its ClosedReason).
+        Terminated,
+        /// Ended by a failure; `FailedDetail` says which.
+        Failed,
+    }
+}
+
+impl ConnectionStatus {
+    /// Whether the connection still counts against the per-instance limit.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Connecting | Self::Connected)
+    }
+}
+
+vocabulary! {
+    /// `ClosedReason` of a connection as DescribeTerminalSessions shows it: the documented
+    /// values, then two of axtlab's own.
+    pub enum ClosedReason {
+        /// The client closed (or EndTerminalSession ended the session).
+        ClientClosed,
+        /// The instance's agent had no kick channel.
+        AgentNotOnline,
+        /// The agent's data channel closed: the shell or target ended, or the agent was lost.
+        AgentSocketClosed,
+        /// The instance was stopped.
+        InstanceNotRunning,
+        /// The instance no longer exists.
+        InstanceNotExists,
+        /// The agent did not open its data channel in time after the kick.
+        DeliveryTimeout,
+        /// The agent is too old for what was asked.
+        AgentNeedUpgrade,
+        /// A peer sent something the gateway could not read.
+        MessageFormatInvalid,
+        /// axtlab: no data either way for the idle timeout (3 minutes by default).
+        IdleTimeout,
+        /// axtlab: the gateway shut down under a client that cannot reconnect (schema 1.01).
+        GatewayShutdown,
+    }
+}
+
+vocabulary! {
+    /// The life of a session record.
+    pub enum SessionState {
+        /// Created by StartTerminalSession; no connection has reached its agent yet.
+        Pending,
+        /// At least one connection reached its agent.
+        Active,
+        /// EndTerminalSession was called: its token opens nothing any more.
+        Ended,
+    }
+}
+
+vocabulary! {
+    /// What the control plane tells a gateway about a session it relays (the gateway asks
+    /// four times a second, so that ends decided by the API reach live connections).
+    pub enum SessionVerdict {
+        /// Carry on.
+        Live,
+        /// EndTerminalSession was called.
+        Ended,
+        /// The session's instance was stopped.
+        InstanceNotRunning,
+    }
 }
 
 /// An agent's result code (`/luban/api/v1/session/status?errorcode=`), stock and newer names.

@@ -37,12 +37,18 @@ class Plane:
             return json.loads(resp.read())
 
     def register_agent(self, activation_id: str, code: str, claim: str | None, version: str = "2.4.3.100") -> str:
-        """Registers an agent as axt-agent would, then heart-beats once."""
+        """Registers an agent as the gateway would for axt-agent, then heart-beats once through a
+        gateway that holds its kick channel. Every field of the internal contract is present."""
         reg = self.internal("/agents/register", {
-            "activationId": activation_id, "activationCode": code, "publicKey": "-----BEGIN PUBLIC KEY-----\n",
-            "hostname": "sdk-host", "osType": "linux", "agentVersion": version, "claimInstanceId": claim,
+            "activationId": activation_id, "activationCode": code,
+            "publicKey": "-----BEGIN PUBLIC KEY-----\n", "machineId": "m-sdk", "regionId": REGION,
+            "instanceName": "", "hostname": "sdk-host", "intranetIp": "", "osType": "linux",
+            "osVersion": "", "agentVersion": version, "claimInstanceId": claim,
         })
-        self.internal(f"/agents/{reg['instanceId']}/heartbeat", {"agentVersion": version})
+        self.internal("/agents/heartbeat", {
+            "instanceId": reg["instanceId"], "agentVersion": version,
+            "gatewayId": "gw-sdk", "kickLink": 1,
+        })
         return reg["instanceId"]
 
 

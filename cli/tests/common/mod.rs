@@ -8,10 +8,12 @@ pub mod echo;
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 
 use axt_control_plane::{App, Config};
+use axt_gateway::control_plane::{ControlPlane, CpError};
 use axt_proto::client_frame::{ClientFrame, ClientMessageType, SKELETON_LEN};
+use axt_proto::internal::{AgentHeartbeat, RefusalCode, RegisterAgent, VerifyToken};
 use clap::Parser as _;
 use futures_util::{SinkExt as _, StreamExt as _};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::{net::TcpListener, process::Command};
 use tokio_tungstenite::{
     tungstenite::{
@@ -105,21 +107,30 @@ impl TestPlane {
         let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap();
         let act = self.api(home, &["CreateActivation"]).await;
         let version = "2.4.3.100";
-        let reg = self
-            .internal(
-                "/agents/register",
-                json!({
-                    "activationId": act["ActivationId"], "activationCode": act["ActivationCode"],
-                    "publicKey": "-----BEGIN PUBLIC KEY-----\ntest\n-----END PUBLIC KEY-----\n",
-                    "machineId": "m-1", "hostname": "lab-host", "osType": "linux",
-                    "agentVersion": version, "claimInstanceId": id,
-                }),
-            )
-            .await;
-        let id = reg["instanceId"].as_str().unwrap().to_owned();
-        let path = format!("/agents/{id}/heartbeat");
-        self.internal(&path, json!({ "agentVersion": version }))
-            .await;
+        let text = |v: &Value| v.as_str().unwrap().to_owned();
+        let registration = RegisterAgent {
+            activation_id: text(&act["ActivationId"]),
+            activation_code: text(&act["ActivationCode"]),
+            public_key: "-----BEGIN PUBLIC KEY-----\ntest\n-----END PUBLIC KEY-----\n".into(),
+            machine_id: "m-1".into(),
+            region_id: String::new(),
+            instance_name: String::new(),
+            hostname: "lab-host".into(),
+            intranet_ip: String::new(),
+            os_type: "linux".into(),
+            os_version: String::new(),
+            agent_version: version.into(),
+            claim_instance_id: Some(id.to_owned()),
+        };
+        let gateway = self.gateway();
+        let id = gateway.call(&registration).await.unwrap().instance_id;
+        let beat = AgentHeartbeat {
+            instance_id: id.clone(),
+            agent_version: version.into(),
+            gateway_id: "gw-test".into(),
+            kick_link: Some(1),
+        };
+        gateway.call(&beat).await.unwrap();
         id
     }
 
@@ -140,9 +151,14 @@ impl TestPlane {
         cmd
     }
 
-    /// The HTTP status with which the plane answers a gateway verifying `query`'s token
-    /// (`sessionId=…&token=…`): 200 while the session lives, 410 once it was ended.
-    pub async fn verify(&self, query: &str) -> u16 {
+    /// The gateway's client of this plane's internal API.
+    pub fn gateway(&self) -> ControlPlane {
+        ControlPlane::new(&format!("http://{}", self.addr), INTERNAL_TOKEN.into())
+    }
+
+    /// How the plane answers a gateway verifying `query`'s token (`sessionId=…&token=…`):
+    /// `None` while the session lives, else the refusal's code.
+    pub async fn verify(&self, query: &str) -> Option<RefusalCode> {
         let url = reqwest::Url::parse(&format!("ws://x/session?{query}")).unwrap();
         let param = |name: &str| {
             url.query_pairs()
@@ -150,27 +166,15 @@ impl TestPlane {
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default()
         };
-        reqwest::Client::new()
-            .post(format!("http://{}/internal/v1/sessions/verify", self.addr))
-            .bearer_auth(INTERNAL_TOKEN)
-            .json(&json!({"sessionId": param("sessionId"), "token": param("token")}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-
-    async fn internal(&self, path: &str, body: Value) -> Value {
-        let resp = reqwest::Client::new()
-            .post(format!("http://{}/internal/v1{path}", self.addr))
-            .bearer_auth(INTERNAL_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
+        let request = VerifyToken {
+            session_id: param("sessionId"),
+            token: param("token"),
+        };
+        match self.gateway().call(&request).await {
+            Ok(_) => None,
+            Err(CpError::Refused(refusal)) => Some(refusal.code),
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 

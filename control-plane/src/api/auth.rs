@@ -3,7 +3,7 @@
 
 use axt_proto::openapi::{v1, v3, Params, TIMESTAMP_FORMAT};
 
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 use crate::{ids, store, Shared};
 
 /// The authenticated caller of one request.
@@ -51,7 +51,7 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Caller, A
     };
     // Only a correctly signed request may spend a nonce: otherwise anyone could burn them.
     if !shared.store.record_nonce(&key_id.id, &nonce).await? {
-        return Err(ApiError::known("SignatureNonceUsed"));
+        return Err(ApiError::from(ErrorCode::SignatureNonceUsed));
     }
     Ok(Caller {
         access_key_id: key_id.id,
@@ -67,21 +67,24 @@ async fn verify_v3(
     authorization: &str,
 ) -> Result<(store::AccessKeyRef, String), ApiError> {
     let auth = v3::Authorization::parse(authorization)
-        .map_err(|e| ApiError::known_with("IncompleteSignature", e))?;
+        .map_err(|e| ApiError::with(ErrorCode::IncompleteSignature, e))?;
     let date = req
         .header("x-acs-date")
-        .ok_or_else(|| ApiError::known_with("IncompleteSignature", "x-acs-date is missing."))?;
+        .ok_or_else(|| ApiError::with(ErrorCode::IncompleteSignature, "x-acs-date is missing."))?;
     check_time(date, shared.config.max_clock_skew_secs)?;
     let nonce = req.header("x-acs-signature-nonce").ok_or_else(|| {
-        ApiError::known_with("IncompleteSignature", "x-acs-signature-nonce is missing.")
+        ApiError::with(
+            ErrorCode::IncompleteSignature,
+            "x-acs-signature-nonce is missing.",
+        )
     })?;
     // Every host and x-acs-* header must be covered, or a proxy could change them unnoticed.
     if let Some((name, _)) = req.headers.iter().find(|(n, _)| {
         let n = n.to_ascii_lowercase();
         (n == "host" || n.starts_with("x-acs-")) && !auth.signed_headers.contains(&n)
     }) {
-        return Err(ApiError::known_with(
-            "IncompleteSignature",
+        return Err(ApiError::with(
+            ErrorCode::IncompleteSignature,
             format_args!("Header {name} is not signed."),
         ));
     }
@@ -110,9 +113,8 @@ async fn verify_v1(
 ) -> Result<(store::AccessKeyRef, String), ApiError> {
     let p = super::Args(req.params);
     if let Some(method) = p.str("SignatureMethod").filter(|m| *m != "HMAC-SHA1") {
-        return Err(ApiError::new(
-            400,
-            "InvalidSignatureMethod",
+        return Err(ApiError::saying(
+            ErrorCode::InvalidSignatureMethod,
             format!("Specified signature method {method} is not supported."),
         ));
     }
@@ -132,9 +134,9 @@ async fn lookup(shared: &Shared, id: &str) -> Result<store::AccessKey, ApiError>
         .store
         .access_key(id)
         .await?
-        .ok_or_else(|| ApiError::known("InvalidAccessKeyId.NotFound"))?;
+        .ok_or_else(|| ApiError::from(ErrorCode::AccessKeyNotFound))?;
     if !key.enabled {
-        return Err(ApiError::known("InvalidAccessKeyId.Inactive"));
+        return Err(ApiError::from(ErrorCode::AccessKeyInactive));
     }
     Ok(key)
 }
@@ -144,9 +146,9 @@ fn check_time(text: &str, skew: i64) -> Result<(), ApiError> {
     let at = chrono::NaiveDateTime::parse_from_str(text, TIMESTAMP_FORMAT)
         .map(|t| t.and_utc().timestamp())
         .or_else(|_| chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()))
-        .map_err(|_| ApiError::known("InvalidTimeStamp.Format"))?;
+        .map_err(|_| ApiError::from(ErrorCode::TimestampFormat))?;
     if (store::now() - at).abs() > skew {
-        return Err(ApiError::known("InvalidTimeStamp.Expired"));
+        return Err(ApiError::from(ErrorCode::TimestampExpired));
     }
     Ok(())
 }
@@ -163,17 +165,17 @@ mod tests {
             check_time(&store::iso(store::now() - 901), 900)
                 .unwrap_err()
                 .code,
-            "InvalidTimeStamp.Expired"
+            ErrorCode::TimestampExpired
         );
         assert_eq!(
             check_time(&store::iso(store::now() + 901), 900)
                 .unwrap_err()
                 .code,
-            "InvalidTimeStamp.Expired"
+            ErrorCode::TimestampExpired
         );
         assert_eq!(
             check_time("yesterday", 900).unwrap_err().code,
-            "InvalidTimeStamp.Format"
+            ErrorCode::TimestampFormat
         );
     }
 }

@@ -19,7 +19,7 @@ use axum::{
 };
 
 pub use auth::Caller;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use params::Args;
 
 use crate::{ids, Shared};
@@ -46,7 +46,7 @@ impl Ctx<'_> {
     pub fn region(&self) -> Result<&str, ApiError> {
         let region = self.args.required("RegionId")?;
         if !self.shared.config.regions.iter().any(|r| r == region) {
-            return Err(ApiError::known("InvalidRegionId.NotFound"));
+            return Err(ApiError::from(ErrorCode::RegionNotFound));
         }
         Ok(region)
     }
@@ -103,7 +103,7 @@ async fn handle(
             value["RequestId"] = request_id.clone().into();
             (axum::http::StatusCode::OK, value)
         }
-        Err(e) => (e.status, e.body(&request_id, &shared.config.host_id)),
+        Err(e) => (e.status(), e.body(&request_id, &shared.config.host_id)),
     };
     tracing::info!(
         target: "axt::api",
@@ -141,7 +141,7 @@ async fn process(
     action_out: &mut String,
 ) -> Result<serde_json::Value, ApiError> {
     if method != Method::GET && method != Method::POST {
-        return Err(ApiError::known("UnsupportedHTTPMethod"));
+        return Err(ApiError::from(ErrorCode::UnsupportedHttpMethod));
     }
     let mut params = Params::new();
     parse_form(uri.query().unwrap_or(""), &mut params);
@@ -171,7 +171,7 @@ async fn process(
         .ok_or_else(|| ApiError::missing("Version"))?;
     action.clone_into(action_out);
     if version != API_VERSION {
-        return Err(ApiError::known("InvalidVersion"));
+        return Err(ApiError::from(ErrorCode::InvalidVersion));
     }
     let host = signed.header("host").unwrap_or_default().to_owned();
     let ctx = Ctx {

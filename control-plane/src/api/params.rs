@@ -140,6 +140,7 @@ impl<'a> Args<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ErrorCode;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
         pairs
@@ -165,7 +166,7 @@ mod tests {
         let a = Args(&p);
         assert_eq!(a.bool("A"), Ok(Some(true)));
         assert_eq!(a.bool("B"), Ok(Some(false)));
-        assert_eq!(a.bool("C").unwrap_err().code, "InvalidParameter");
+        assert_eq!(a.bool("C").unwrap_err().code, ErrorCode::InvalidParameter);
         assert_eq!(a.bool("D"), Ok(None));
     }
 
@@ -187,7 +188,7 @@ mod tests {
         let p = params(&[]);
         let e = Args(&p).required("RegionId").unwrap_err();
         assert_eq!(
-            (e.status.as_u16(), e.code.as_ref()),
+            (e.status().as_u16(), e.wire_code.as_str()),
             (400, "MissingRegionId")
         );
         assert_eq!(e.message, "RegionId is mandatory for this action.");

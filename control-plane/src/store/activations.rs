@@ -3,6 +3,8 @@
 
 use sqlx::QueryBuilder;
 
+use axt_proto::internal::RegisterAgent;
+
 use super::{now, Store};
 use crate::ids;
 
@@ -37,27 +39,6 @@ pub struct NewActivation {
     pub ip_address_range: String,
     pub resource_group_id: String,
     pub tags: String,
-}
-
-/// What an agent presents when it registers.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Registration {
-    pub activation_id: String,
-    pub activation_code: String,
-    /// PEM of the agent's RSA public key; every later request is signed with its private half.
-    pub public_key: String,
-    pub machine_id: String,
-    pub region_id: String,
-    pub instance_name: String,
-    pub hostname: String,
-    pub intranet_ip: String,
-    pub os_type: String,
-    pub os_version: String,
-    pub agent_version: String,
-    /// A simulated ECS instance (`i-…`) of the activation's account and region to claim,
-    /// instead of creating a new managed instance.
-    pub claim_instance_id: Option<String>,
 }
 
 /// Why a registration was refused; the gateway relays the text to the agent.
@@ -145,7 +126,7 @@ impl Store {
 
     /// Registers an agent: checks the activation, then creates the managed instance (or binds
     /// the claimed ECS instance) with the agent's public key, all in one transaction.
-    pub async fn register_agent(&self, r: &Registration) -> Result<String, RegistrationError> {
+    pub async fn register_agent(&self, r: &RegisterAgent) -> Result<String, RegistrationError> {
         if r.public_key.trim().is_empty() {
             return Err(RegistrationError::NoPublicKey);
         }

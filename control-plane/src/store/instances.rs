@@ -35,6 +35,8 @@ pub struct Instance {
     pub tags: String,
     pub deregistered: bool,
     pub created_at: i64,
+    /// An operation lock's reason (`security`, `financial`, …); empty when not locked.
+    pub lock_reason: String,
 }
 
 impl Instance {

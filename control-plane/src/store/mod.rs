@@ -3,6 +3,7 @@
 
 mod accounts;
 mod activations;
+mod dispatch;
 mod idempotency;
 mod instances;
 mod sessions;
@@ -15,10 +16,10 @@ use sqlx::sqlite::{
 };
 
 pub use accounts::{AccessKey, AccessKeyRef};
-pub use activations::{Activation, NewActivation, Registration, RegistrationError};
+pub use activations::{Activation, NewActivation, RegistrationError};
 pub use idempotency::Idempotency;
 pub use instances::{Instance, InstanceFilter, NewInstance};
-pub use sessions::{Connection, ConnectionUpdate, NewSession, Session, SessionFilter, TokenCheck};
+pub use sessions::{Connection, NewSession, Session, SessionFilter, TokenCheck};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]

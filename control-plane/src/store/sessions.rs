@@ -1,6 +1,10 @@
 //! Terminal sessions, their hashed SecurityTokens, their connections (one per client WebSocket)
 //! and the ClientToken records that make StartTerminalSession idempotent.
 
+use axt_proto::{
+    internal::RecordChannel,
+    status::{ConnectionStatus, SessionState, SessionVerdict},
+};
 use sqlx::QueryBuilder;
 
 use super::{now, Store};
@@ -29,12 +33,19 @@ pub struct Session {
     pub connection_type: String,
     pub encryption: Option<String>,
     pub client_token: Option<String>,
-    /// `Pending` (never connected), `Active` (connected at least once), `Ended`.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: SessionState,
     pub created_at: i64,
     pub url_expires_at: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+}
+
+impl Session {
+    /// Every instance the session names, in request order.
+    pub fn instance_id_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.instance_ids).unwrap_or_else(|_| vec![self.instance_id.clone()])
+    }
 }
 
 /// A session to create, with the hash of its first token.
@@ -44,33 +55,21 @@ pub struct NewSession {
 }
 
 /// One connection row: a client WebSocket paired with an agent channel.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Connection {
     pub channel_id: String,
     pub session_id: String,
     pub instance_id: String,
     pub gateway_id: String,
     pub client_ip: String,
-    /// `Connecting`, `Connected`, `Terminated` or `Failed`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ConnectionStatus,
     pub start_time: i64,
     pub end_time: Option<i64>,
     pub closed_reason: String,
     pub failed_detail: String,
     pub bytes_in: i64,
     pub bytes_out: i64,
-}
-
-/// A change a gateway reports for a connection.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ConnectionUpdate {
-    pub status: Option<String>,
-    pub closed_reason: Option<String>,
-    pub failed_detail: Option<String>,
-    pub bytes_in: Option<i64>,
-    pub bytes_out: Option<i64>,
 }
 
 /// Which sessions DescribeTerminalSessions wants.
@@ -97,7 +96,7 @@ pub enum TokenCheck {
     Ended,
 }
 
-/// Connection states in which a connection counts against the per-instance limit.
+/// Connection states in which a connection counts against the per-instance limit, as SQL.
 const LIVE: &str = "('Connecting', 'Connected')";
 
 impl Store {
@@ -144,7 +143,7 @@ impl Store {
         .bind(&s.connection_type)
         .bind(&s.encryption)
         .bind(&s.client_token)
-        .bind(&s.state)
+        .bind(s.state.as_str())
         .bind(s.created_at)
         .bind(s.url_expires_at)
         .execute(&mut *tx)
@@ -211,7 +210,7 @@ impl Store {
         if !hashes.iter().any(|h| ids::secrets_equal(h, &presented)) {
             return Ok(TokenCheck::Unknown);
         }
-        Ok(if session.state == "Ended" {
+        Ok(if session.state == SessionState::Ended {
             TokenCheck::Ended
         } else if now() >= session.url_expires_at {
             TokenCheck::Expired
@@ -319,13 +318,10 @@ impl Store {
 
     /// Applies a gateway's report. A connection that has ended stays ended (only its byte
     /// counts may still grow); `Connected` marks the session active.
-    pub async fn update_connection(
-        &self,
-        channel_id: &str,
-        u: &ConnectionUpdate,
-    ) -> sqlx::Result<bool> {
+    pub async fn update_connection(&self, u: &RecordChannel) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let terminal = matches!(u.status.as_deref(), Some("Terminated" | "Failed"));
+        let terminal = u.status.is_some_and(|s| !s.is_live());
+        let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let done = sqlx::query(&format!(
             "UPDATE connections SET
                status = CASE WHEN status IN {LIVE} THEN coalesce(?, status) ELSE status END,
@@ -336,22 +332,22 @@ impl Store {
                bytes_out = max(bytes_out, coalesce(?, 0))
              WHERE channel_id = ?"
         ))
-        .bind(&u.status)
+        .bind(u.status.map(ConnectionStatus::as_str))
         .bind(terminal)
         .bind(now())
-        .bind(&u.closed_reason)
+        .bind(u.closed_reason.map(|r| r.as_str()))
         .bind(&u.failed_detail)
-        .bind(u.bytes_in)
-        .bind(u.bytes_out)
-        .bind(channel_id)
+        .bind(bytes(u.bytes_in))
+        .bind(bytes(u.bytes_out))
+        .bind(&u.channel_id)
         .execute(&mut *tx)
         .await?;
-        if u.status.as_deref() == Some("Connected") {
+        if u.status == Some(ConnectionStatus::Connected) {
             sqlx::query(
                 "UPDATE sessions SET state = 'Active' WHERE state = 'Pending'
                    AND id = (SELECT session_id FROM connections WHERE channel_id = ?)",
             )
-            .bind(channel_id)
+            .bind(&u.channel_id)
             .execute(&mut *tx)
             .await?;
         }
@@ -364,7 +360,7 @@ impl Store {
     pub async fn session_states(
         &self,
         ids: &[String],
-    ) -> sqlx::Result<Vec<(String, &'static str)>> {
+    ) -> sqlx::Result<Vec<(String, SessionVerdict)>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -380,12 +376,12 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(id, state, instance)| {
-                let verdict = if state == "Ended" {
-                    "Ended"
+                let verdict = if state == SessionState::Ended.as_str() {
+                    SessionVerdict::Ended
                 } else if instance != "Running" {
-                    "InstanceNotRunning"
+                    SessionVerdict::InstanceNotRunning
                 } else {
-                    "Live"
+                    SessionVerdict::Live
                 };
                 (id, verdict)
             })

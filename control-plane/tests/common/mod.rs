@@ -6,14 +6,37 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use axt_control_plane::{App, Config, Shared};
+use axt_gateway::control_plane::ControlPlane;
+use axt_proto::internal::{AgentHeartbeat, RegisterAgent};
 use axt_proto::openapi::{v1, v3, Credentials, Params, TIMESTAMP_FORMAT};
 use clap::Parser as _;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub const KEY_ID: &str = "LTAIexampleTestKey";
 pub const SECRET: &str = "testsecret";
 pub const REGION: &str = "cn-hangzhou";
 pub const INTERNAL_TOKEN: &str = "test-internal-token";
+/// The gateway the tests play.
+pub const GATEWAY_ID: &str = "gw-test";
+
+/// A registration against activation `act` (a CreateActivation answer) of an agent on a Linux
+/// host.
+pub fn registration(act: &Value) -> RegisterAgent {
+    RegisterAgent {
+        activation_id: act["ActivationId"].as_str().unwrap().into(),
+        activation_code: act["ActivationCode"].as_str().unwrap().into(),
+        public_key: "-----BEGIN PUBLIC KEY-----\ntest\n-----END PUBLIC KEY-----\n".into(),
+        machine_id: "m-1".into(),
+        region_id: REGION.into(),
+        instance_name: String::new(),
+        hostname: "lab-host".into(),
+        intranet_ip: "10.0.0.9".into(),
+        os_type: "linux".into(),
+        os_version: "Debian 12".into(),
+        agent_version: "2.4.3.100".into(),
+        claim_instance_id: None,
+    }
+}
 
 /// A running control plane; stopped when dropped.
 pub struct TestPlane {
@@ -68,53 +91,33 @@ impl TestPlane {
         }
     }
 
-    /// Calls the internal API.
-    pub async fn internal(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = reqwest::Client::new()
-            .request(method, format!("http://{}/internal/v1{path}", self.addr))
-            .bearer_auth(INTERNAL_TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+    /// The gateway's own client of the internal API, pointed at this plane.
+    pub fn gateway(&self) -> ControlPlane {
+        ControlPlane::new(&format!("http://{}", self.addr), INTERNAL_TOKEN.into())
     }
 
     /// Registers an agent with a fresh activation, claiming `claim` when given, and beats
-    /// once with `version`. Returns the instance id.
+    /// once with `version` through a gateway that holds its kick channel, as a gateway
+    /// would. Returns the instance id.
     pub async fn agent(&self, claim: Option<&str>, version: &str) -> String {
         let (_, act) = self
             .client()
             .call("CreateActivation", &[("RegionId", REGION)])
             .await;
-        let (status, reg) = self
-            .internal(
-                reqwest::Method::POST,
-                "/agents/register",
-                Some(json!({
-                    "activationId": act["ActivationId"], "activationCode": act["ActivationCode"],
-                    "publicKey": "-----BEGIN PUBLIC KEY-----\ntest\n-----END PUBLIC KEY-----\n",
-                    "machineId": "m-1", "hostname": "lab-host", "osType": "linux",
-                    "agentVersion": version, "claimInstanceId": claim,
-                })),
-            )
-            .await;
-        assert_eq!(status, 200, "{reg}");
-        let id = reg["instanceId"].as_str().unwrap().to_owned();
-        let (status, _) = self
-            .internal(
-                reqwest::Method::POST,
-                &format!("/agents/{id}/heartbeat"),
-                Some(json!({"agentVersion": version})),
-            )
-            .await;
-        assert_eq!(status, 200);
+        let registration = RegisterAgent {
+            claim_instance_id: claim.map(str::to_owned),
+            agent_version: version.into(),
+            ..registration(&act)
+        };
+        let gateway = self.gateway();
+        let id = gateway.call(&registration).await.unwrap().instance_id;
+        let beat = AgentHeartbeat {
+            instance_id: id.clone(),
+            agent_version: version.into(),
+            gateway_id: GATEWAY_ID.into(),
+            kick_link: Some(1),
+        };
+        gateway.call(&beat).await.unwrap();
         id
     }
 

@@ -5,6 +5,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use axt_proto::{
+    internal::{AgentHeartbeat, ChannelSpecRequest, DeregisterAgent, RegisterAgent},
     luban::{
         unwrap_public_key, HeartbeatResponse, RegisterRequest, RegisterResponse, TaskListResponse,
     },
@@ -19,7 +20,7 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::identity::Verified;
-use crate::{cp::CpError, Shared};
+use crate::{control_plane::CpError, Shared};
 
 /// The interval the gateway asks for between heart-beats: inside the 55–65 s the stock agent
 /// obeys.
@@ -44,14 +45,23 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Bytes) -> Json<Re
     let Some(public_key) = unwrap_public_key(&r.public_key) else {
         return refuse("publicKey must be base64 of a PEM public key".into());
     };
-    let registration = json!({
-        "activationId": r.activation_id, "activationCode": r.activation_code, "publicKey": public_key,
-        "machineId": r.machine_id, "regionId": r.region_id, "instanceName": r.instance_name,
-        "hostname": r.hostname, "intranetIp": r.intranet_ip, "osType": r.os_type,
-        "osVersion": r.os_version, "agentVersion": r.agent_version, "claimInstanceId": r.instance_id,
-    });
-    match shared.cp.register(registration).await {
-        Ok(instance_id) => {
+    let registration = RegisterAgent {
+        activation_id: r.activation_id,
+        activation_code: r.activation_code,
+        public_key,
+        machine_id: r.machine_id,
+        region_id: r.region_id,
+        instance_name: r.instance_name,
+        hostname: r.hostname,
+        intranet_ip: r.intranet_ip,
+        os_type: r.os_type,
+        os_version: r.os_version,
+        agent_version: r.agent_version,
+        claim_instance_id: r.instance_id,
+    };
+    match shared.cp.call(&registration).await {
+        Ok(registered) => {
+            let instance_id = registered.instance_id;
             shared.identities.forget(&instance_id);
             Json(RegisterResponse {
                 code: 200,
@@ -64,8 +74,11 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Bytes) -> Json<Re
 }
 
 pub async fn deregister(State(shared): State<Arc<Shared>>, agent: Verified) -> Json<Value> {
-    match shared.cp.deregister(&agent.instance_id).await {
-        Ok(()) => {
+    let request = DeregisterAgent {
+        instance_id: agent.instance_id.clone(),
+    };
+    match shared.cp.call(&request).await {
+        Ok(_) => {
             shared.identities.forget(&agent.instance_id);
             Json(json!({"code": 200}))
         }
@@ -88,11 +101,13 @@ pub async fn heartbeat(
     agent: Verified,
     headers: HeaderMap,
 ) -> Json<Value> {
-    if let Err(error) = shared
-        .cp
-        .heartbeat(&agent.instance_id, &agent_version(&headers))
-        .await
-    {
+    let beat = AgentHeartbeat {
+        agent_version: agent_version(&headers),
+        gateway_id: shared.config.gateway_id.clone(),
+        kick_link: shared.kicks.link(&agent.instance_id),
+        instance_id: agent.instance_id.clone(),
+    };
+    if let Err(error) = shared.cp.call(&beat).await {
         tracing::warn!(instance_id = %agent.instance_id, %error, "recording a heart-beat");
     }
     let answer = HeartbeatResponse {
@@ -123,7 +138,10 @@ pub async fn session_list(
         ..Default::default()
     };
     let channel_id = query.get("channelId").map(String::as_str).unwrap_or("");
-    match shared.cp.channel(channel_id).await {
+    let request = ChannelSpecRequest {
+        channel_id: channel_id.to_owned(),
+    };
+    match shared.cp.call(&request).await {
         Ok(channel) if channel.instance_id == agent.instance_id => {
             answer.session.push(channel.spec)
         }

@@ -17,10 +17,9 @@ use axum::{
     Json,
 };
 
-use crate::{
-    cp::{Agent, CpError},
-    Shared,
-};
+use axt_proto::internal::{AgentIdentity, AgentIdentityRequest};
+
+use crate::{control_plane::CpError, Shared};
 
 /// How long a registered key is trusted from the cache before it is fetched again.
 const KEY_TTL: Duration = Duration::from_secs(30);
@@ -59,7 +58,7 @@ impl IntoResponse for IdentityFailure {
 /// Registered keys and recently seen request ids.
 #[derive(Default)]
 pub struct Identities {
-    keys: Mutex<HashMap<String, (Agent, Instant)>>,
+    keys: Mutex<HashMap<String, (AgentIdentity, Instant)>>,
     seen: Mutex<HashMap<String, i64>>,
 }
 
@@ -111,7 +110,7 @@ impl Identities {
         shared: &Shared,
         instance_id: &str,
         refresh: bool,
-    ) -> Result<Agent, IdentityFailure> {
+    ) -> Result<AgentIdentity, IdentityFailure> {
         if !refresh {
             let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((agent, at)) = keys.get(instance_id) {
@@ -120,8 +119,11 @@ impl Identities {
                 }
             }
         }
-        let agent = shared.cp.agent(instance_id).await.map_err(|e| match e {
-            CpError::Refused { .. } => {
+        let request = AgentIdentityRequest {
+            instance_id: instance_id.to_owned(),
+        };
+        let agent = shared.cp.call(&request).await.map_err(|e| match e {
+            CpError::Refused(_) => {
                 IdentityFailure::Invalid(format!("{instance_id} is not registered"))
             }
             CpError::Unavailable(why) => IdentityFailure::Unavailable(why),

@@ -1,12 +1,7 @@
 //! Why a relay ended, and what the client and the record are told about it.
 
-use axt_proto::status::{closed_reason, reason, AgentResult};
+use axt_proto::status::{reason, AgentResult, ClosedReason, ConnectionStatus};
 
-/// ClosedReason of a connection closed for the idle timeout (the newer agents' result name).
-const IDLE_TIMEOUT: &str = "IdleTimeout";
-/// ClosedReason and client reason when the gateway stops under a schema-1.01 client (a 1.02
-/// client is told Frozen and reconnects).
-const GATEWAY_SHUTDOWN: &str = "GatewayShutdown";
 /// What a client is told when EndTerminalSession ended its session.
 const SESSION_ENDED: &str = "SessionEnded";
 
@@ -35,41 +30,31 @@ pub enum End {
 
 impl End {
     /// `(Status, ClosedReason, FailedDetail)` for the record.
-    pub fn record(&self) -> (&'static str, &'static str, Option<String>) {
+    pub fn record(&self) -> (ConnectionStatus, ClosedReason, Option<String>) {
+        use ClosedReason as Why;
+        use ConnectionStatus::{Failed, Terminated};
+        let failed = |why, detail: &str| (Failed, why, Some(detail.to_owned()));
         match self {
-            Self::ClientClosed => ("Terminated", closed_reason::CLIENT_CLOSED, None),
-            Self::Result(r) if r.is_success() => {
-                ("Terminated", closed_reason::AGENT_SOCKET_CLOSED, None)
-            }
-            Self::Result(r) => (
-                "Failed",
-                closed_reason::AGENT_SOCKET_CLOSED,
-                Some(r.as_str().to_owned()),
+            Self::ClientClosed => (Terminated, Why::ClientClosed, None),
+            Self::Result(r) if r.is_success() => (Terminated, Why::AgentSocketClosed, None),
+            Self::Result(r) => failed(Why::AgentSocketClosed, r.as_str()),
+            Self::AgentLost => failed(
+                Why::AgentSocketClosed,
+                "the data channel closed without a result",
             ),
-            Self::AgentLost => (
-                "Failed",
-                closed_reason::AGENT_SOCKET_CLOSED,
-                Some("the data channel closed without a result".into()),
+            Self::AgentNotOnline => failed(
+                Why::AgentNotOnline,
+                "the instance's agent has no kick channel",
             ),
-            Self::AgentNotOnline => (
-                "Failed",
-                closed_reason::AGENT_NOT_ONLINE,
-                Some("the instance's agent has no kick channel".into()),
-            ),
-            Self::DeliveryTimeout => (
-                "Failed",
-                closed_reason::DELIVERY_TIMEOUT,
-                Some("the agent did not open the data channel in time".into()),
+            Self::DeliveryTimeout => failed(
+                Why::DeliveryTimeout,
+                "the agent did not open the data channel in time",
             ),
             // EndTerminalSession already recorded the connection as closed by the client.
-            Self::SessionEnded => ("Terminated", closed_reason::CLIENT_CLOSED, None),
-            Self::InstanceNotRunning => (
-                "Failed",
-                closed_reason::INSTANCE_NOT_RUNNING,
-                Some("the instance was stopped".into()),
-            ),
-            Self::IdleTimeout => ("Terminated", IDLE_TIMEOUT, None),
-            Self::GatewayShutdown => ("Terminated", GATEWAY_SHUTDOWN, None),
+            Self::SessionEnded => (Terminated, Why::ClientClosed, None),
+            Self::InstanceNotRunning => failed(Why::InstanceNotRunning, "the instance was stopped"),
+            Self::IdleTimeout => (Terminated, Why::IdleTimeout, None),
+            Self::GatewayShutdown => (Terminated, Why::GatewayShutdown, None),
         }
     }
 
@@ -78,13 +63,13 @@ impl End {
         match self {
             Self::ClientClosed => None,
             Self::Result(r) => Some(r.client_reason()),
-            Self::AgentLost => Some(closed_reason::AGENT_SOCKET_CLOSED),
-            Self::AgentNotOnline => Some(closed_reason::AGENT_NOT_ONLINE),
+            Self::AgentLost => Some(ClosedReason::AgentSocketClosed.as_str()),
+            Self::AgentNotOnline => Some(ClosedReason::AgentNotOnline.as_str()),
             Self::DeliveryTimeout => Some(reason::AGENT_TIMEOUT),
             Self::SessionEnded => Some(SESSION_ENDED),
-            Self::InstanceNotRunning => Some(closed_reason::INSTANCE_NOT_RUNNING),
+            Self::InstanceNotRunning => Some(ClosedReason::InstanceNotRunning.as_str()),
             Self::IdleTimeout => Some(reason::AGENT_TIMEOUT),
-            Self::GatewayShutdown => Some(GATEWAY_SHUTDOWN),
+            Self::GatewayShutdown => Some(ClosedReason::GatewayShutdown.as_str()),
         }
     }
 }

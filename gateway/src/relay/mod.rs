@@ -14,7 +14,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use axt_proto::status::AgentResult;
+use axt_proto::{
+    internal::{RecordChannel, SessionStates},
+    status::{AgentResult, ClosedReason, ConnectionStatus, SessionVerdict},
+};
 use axum::{
     extract::{ws::WebSocket, Query, State, WebSocketUpgrade},
     http::{HeaderMap, StatusCode},
@@ -24,7 +27,7 @@ use tokio::sync::mpsc;
 
 pub use session::{run, Start};
 
-use crate::{agent_surface::identity::Verified, cp::StateUpdate, Shared};
+use crate::{agent_surface::identity::Verified, Shared};
 
 /// An agent's data channel and what the agent said it can do.
 pub struct AgentSocket {
@@ -41,8 +44,8 @@ pub enum RelayEvent {
     AgentSocket(Box<AgentSocket>),
     /// The agent reported the session's result.
     AgentResult(AgentResult),
-    /// The session must end: `Ended` (EndTerminalSession) or `InstanceNotRunning`.
-    SessionEnded(&'static str),
+    /// The control plane says the session must end (EndTerminalSession, StopInstance).
+    SessionEnded(SessionVerdict),
     /// A 1.02 client reconnected to this channel.
     ClientSocket(Box<WebSocket>),
 }
@@ -101,7 +104,7 @@ impl Channels {
     }
 
     /// Tells every relay of `session_id` that the session must end.
-    pub fn end_session(&self, session_id: &str, why: &'static str) {
+    pub fn end_session(&self, session_id: &str, why: SessionVerdict) {
         let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
         for link in links.values().filter(|l| l.session_id == session_id) {
             // A full queue means the relay is already ending; it will not miss much.
@@ -158,16 +161,17 @@ impl Channels {
                 return;
             }
         }
-        let update = StateUpdate {
-            status: Some(if result.is_success() {
-                "Terminated"
-            } else {
-                "Failed"
-            }),
-            failed_detail: (!result.is_success()).then(|| result.as_str().to_owned()),
-            ..Default::default()
+        let status = if result.is_success() {
+            ConnectionStatus::Terminated
+        } else {
+            ConnectionStatus::Failed
         };
-        if let Err(error) = shared.cp.update(channel_id, &update).await {
+        let update = RecordChannel {
+            closed_reason: Some(ClosedReason::AgentSocketClosed),
+            failed_detail: (!result.is_success()).then(|| result.as_str().to_owned()),
+            ..RecordChannel::status(channel_id, status)
+        };
+        if let Err(error) = shared.cp.call(&update).await {
             tracing::debug!(%channel_id, %error, "result for a channel the control plane does not know");
         }
     }
@@ -195,8 +199,8 @@ pub async fn agent_backend(
         return (StatusCode::NOT_FOUND, "no such channel").into_response();
     };
     let ws = ws
-        .max_message_size(crate::client::MAX_MESSAGE)
-        .max_frame_size(crate::client::MAX_MESSAGE);
+        .max_message_size(crate::session_surface::MAX_MESSAGE)
+        .max_frame_size(crate::session_surface::MAX_MESSAGE);
     ws.on_upgrade(move |socket| async move {
         if events
             .send(RelayEvent::AgentSocket(Box::new(AgentSocket {
@@ -222,15 +226,12 @@ pub async fn watch_sessions(shared: Arc<Shared>) {
         if live.is_empty() {
             continue;
         }
-        match shared.cp.session_states(&live).await {
-            Ok(states) => {
-                for (session_id, state) in states {
-                    match state.as_str() {
-                        "Ended" => shared.channels.end_session(&session_id, "Ended"),
-                        "InstanceNotRunning" => shared
-                            .channels
-                            .end_session(&session_id, "InstanceNotRunning"),
-                        _ => {}
+        let request = SessionStates { session_ids: live };
+        match shared.cp.call(&request).await {
+            Ok(answer) => {
+                for entry in answer.sessions {
+                    if entry.state != SessionVerdict::Live {
+                        shared.channels.end_session(&entry.session_id, entry.state);
                     }
                 }
             }

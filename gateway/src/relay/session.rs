@@ -5,7 +5,12 @@
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
-use axt_proto::{agent_frame::AgentMessageType, kick::Kick, status::ChannelState};
+use axt_proto::{
+    agent_frame::AgentMessageType,
+    internal::{ChannelGrant, RecordChannel},
+    kick::Kick,
+    status::{ChannelState, ConnectionStatus, SessionVerdict},
+};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use tokio::{sync::mpsc, time::Instant};
 use tracing::Instrument as _;
@@ -16,10 +21,7 @@ use super::{
     rate::{session_rate, SessionRate},
     AgentSocket, RelayEvent,
 };
-use crate::{
-    cp::{Opened, StateUpdate},
-    Shared,
-};
+use crate::Shared;
 
 /// How long a relay waits for an agent whose data channel dropped to reconnect or report.
 const AGENT_GRACE: Duration = Duration::from_secs(3);
@@ -48,7 +50,7 @@ pub enum Start {
 
 pub(super) struct Relay {
     pub(super) shared: Arc<Shared>,
-    pub(super) opened: Opened,
+    pub(super) opened: ChannelGrant,
     /// `None` while a 1.02 client is away, waiting to reconnect.
     pub(super) client: Option<WebSocket>,
     pub(super) agent: Option<WebSocket>,
@@ -89,7 +91,7 @@ pub(super) struct Relay {
 /// Runs the relay of one client connection to its end.
 pub async fn run(
     shared: Arc<Shared>,
-    opened: Opened,
+    opened: ChannelGrant,
     client: WebSocket,
     events: mpsc::Receiver<RelayEvent>,
     start: Start,
@@ -99,7 +101,7 @@ pub async fn run(
     let rate = session_rate(
         &shared,
         &opened.session.session_id,
-        opened.session.rate_limit,
+        opened.session.rate_limit.map_or(0, |r| r.get()),
     );
     let mut relay = Relay {
         framer: Framer::new(&channel_id),
@@ -211,7 +213,7 @@ impl Relay {
                         self.drain_agent().await;
                         return End::Result(result);
                     }
-                    Some(RelayEvent::SessionEnded("Ended")) => return End::SessionEnded,
+                    Some(RelayEvent::SessionEnded(SessionVerdict::Ended)) => return End::SessionEnded,
                     Some(RelayEvent::SessionEnded(_)) => return End::InstanceNotRunning,
                     None => return End::AgentLost,
                 },
@@ -276,16 +278,8 @@ impl Relay {
     }
 
     async fn record_connected(&mut self) {
-        let update = StateUpdate {
-            status: Some("Connected"),
-            ..Default::default()
-        };
-        if let Err(error) = self
-            .shared
-            .cp
-            .update(&self.opened.channel_id, &update)
-            .await
-        {
+        let update = RecordChannel::status(&self.opened.channel_id, ConnectionStatus::Connected);
+        if let Err(error) = self.shared.cp.call(&update).await {
             tracing::warn!(%error, "recording the connection");
         }
         if let Some(msg) = self.framer.status(ChannelState::Opened, "") {
@@ -303,8 +297,8 @@ impl Relay {
 
     /// The session's rate in bit/s, if it has one.
     pub(super) fn rate_bits(&self) -> Option<u32> {
-        let bytes = self.opened.session.rate_limit;
-        (bytes > 0).then(|| u32::try_from(bytes.saturating_mul(8)).unwrap_or(u32::MAX))
+        let bytes = self.opened.session.rate_limit?.get();
+        Some(u32::try_from(bytes.saturating_mul(8)).unwrap_or(u32::MAX))
     }
 
     /// The rate to tell the agent: the session's, or with the limit lifted the highest one the
@@ -330,19 +324,15 @@ impl Relay {
         // EndTerminalSession, which must not find the connection still live and overwrite why
         // it ended.
         let (status, closed, detail) = end.record();
-        let update = StateUpdate {
+        let update = RecordChannel {
+            channel_id: self.opened.channel_id.clone(),
             status: Some(status),
-            closed_reason: Some(closed.to_owned()),
+            closed_reason: Some(closed),
             failed_detail: detail,
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
         };
-        if let Err(error) = self
-            .shared
-            .cp
-            .update(&self.opened.channel_id, &update)
-            .await
-        {
+        if let Err(error) = self.shared.cp.call(&update).await {
             tracing::warn!(%error, "recording the end of the connection");
         }
         if let Some(reason) = end.client_reason() {

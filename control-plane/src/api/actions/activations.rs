@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::{instances::owned_instance, next_token, paging};
 use crate::{
-    api::{ApiError, Ctx},
+    api::{ApiError, Ctx, ErrorCode},
     store::{iso, Instance, InstanceFilter, NewActivation},
 };
 
@@ -149,7 +149,7 @@ pub async fn deregister_managed_instance(ctx: &Ctx<'_>) -> Result<Value, ApiErro
     let region = ctx.region()?;
     let instance = owned_instance(ctx, region, ctx.args.required("InstanceId")?).await?;
     if !instance.is_managed() {
-        return Err(ApiError::known("InvalidInstanceId.NotFound"));
+        return Err(ApiError::from(ErrorCode::InstanceIdNotFound));
     }
     ctx.shared.store.deregister_instance(&instance.id).await?;
     ctx.audit(&instance.id).await?;

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{instances::owned_instance, next_token, paging};
 use crate::{
-    api::{ApiError, Ctx},
+    api::{ApiError, Ctx, ErrorCode},
     store::{iso, Instance, InstanceFilter},
     version, Config,
 };
@@ -73,8 +73,8 @@ pub async fn install_cloud_assistant(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     for id in &ids {
         let instance = owned_instance(ctx, region, id).await?;
         if instance.status != "Running" {
-            return Err(ApiError::known_with(
-                "IncorrectInstanceStatus",
+            return Err(ApiError::with(
+                ErrorCode::IncorrectInstanceStatus,
                 format_args!("Instance {id} is {}.", instance.status),
             ));
         }

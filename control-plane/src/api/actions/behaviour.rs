@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::api::{ApiError, Ctx};
+use crate::api::{ApiError, Ctx, ErrorCode};
 
 /// The one switch emulated. The parameter names are lower-case on the wire (`statusKey`).
 const SESSION_MANAGER: &str = "sessionManagerStatus";
@@ -11,7 +11,7 @@ const SESSION_MANAGER: &str = "sessionManagerStatus";
 fn key(ctx: &Ctx<'_>) -> Result<(), ApiError> {
     match ctx.args.required("statusKey")? {
         SESSION_MANAGER => Ok(()),
-        _ => Err(ApiError::known("InvalidStatusKey.NotFound")),
+        _ => Err(ApiError::from(ErrorCode::StatusKeyNotFound)),
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{next_token, paging};
 use crate::{
-    api::{ApiError, Ctx},
+    api::{ApiError, Ctx, ErrorCode},
     ids,
     store::{iso_minutes, Instance, InstanceFilter, NewInstance},
 };
@@ -18,7 +18,7 @@ pub async fn run_instances(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         return Err(ApiError::invalid("Amount", "must be 1 to 100"));
     }
     if ctx.args.bool("DryRun")? == Some(true) {
-        return Err(ApiError::known("DryRunOperation"));
+        return Err(ApiError::from(ErrorCode::DryRunOperation));
     }
     let name = ctx.args.str("InstanceName").unwrap_or("");
     let tags = ctx.args.tags();
@@ -68,7 +68,7 @@ pub async fn owned_instance(ctx: &Ctx<'_>, region: &str, id: &str) -> Result<Ins
         .filter(|i| {
             i.account_id == ctx.caller.account_id && i.region_id == region && !i.deregistered
         })
-        .ok_or_else(|| ApiError::known("InvalidInstanceId.NotFound"))
+        .ok_or_else(|| ApiError::from(ErrorCode::InstanceIdNotFound))
 }
 
 async fn transition(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<Value, ApiError> {
@@ -80,15 +80,15 @@ async fn transition(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<Value, ApiErr
         .instance(id)
         .await?
         .filter(|i| i.account_id == ctx.caller.account_id && !i.deregistered && !i.is_managed())
-        .ok_or_else(|| ApiError::known("InvalidInstanceId.NotFound"))?;
+        .ok_or_else(|| ApiError::from(ErrorCode::InstanceIdNotFound))?;
     if !ctx
         .shared
         .store
         .transition_instance(&instance.id, from, to)
         .await?
     {
-        return Err(ApiError::known_with(
-            "IncorrectInstanceStatus",
+        return Err(ApiError::with(
+            ErrorCode::IncorrectInstanceStatus,
             format_args!("The instance is {}.", instance.status),
         ));
     }
@@ -113,6 +113,11 @@ pub fn render(i: &Instance) -> Value {
         .into_iter()
         .collect();
     let tags: Value = serde_json::from_str(&i.tags).unwrap_or_else(|_| json!([]));
+    let locks: Vec<Value> = Some(&i.lock_reason)
+        .filter(|r| !r.is_empty())
+        .map(|r| json!({"LockReason": r, "LockMsg": "locked by the lab's administrator"}))
+        .into_iter()
+        .collect();
     json!({
         "InstanceId": i.id,
         "InstanceName": i.name,
@@ -134,6 +139,7 @@ pub fn render(i: &Instance) -> Value {
         "PublicIpAddress": {"IpAddress": public},
         "EipAddress": {"IpAddress": "", "AllocationId": "", "InternetChargeType": ""},
         "SecurityGroupIds": {"SecurityGroupId": []},
+        "OperationLocks": {"LockReason": locks},
         "Tags": {"Tag": tags},
     })
 }

@@ -10,7 +10,7 @@ mod start_session;
 
 use serde_json::Value;
 
-use super::{ApiError, Ctx};
+use super::{ApiError, Ctx, ErrorCode};
 
 /// Runs the call's Action; an unknown one is `InvalidAction.NotFound`.
 pub async fn dispatch(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
@@ -32,7 +32,7 @@ pub async fn dispatch(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         "StartTerminalSession" => start_session::start_terminal_session(ctx).await,
         "EndTerminalSession" => sessions::end_terminal_session(ctx).await,
         "DescribeTerminalSessions" => sessions::describe_terminal_sessions(ctx).await,
-        _ => Err(ApiError::known("InvalidAction.NotFound")),
+        _ => Err(ApiError::from(ErrorCode::ActionNotFound)),
     }
 }
 

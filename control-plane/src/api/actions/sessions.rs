@@ -1,10 +1,11 @@
 //! EndTerminalSession and DescribeTerminalSessions: the rest of a session's life as the API
 //! shows it.
 
+use axt_proto::status::ConnectionStatus;
 use serde_json::{json, Value};
 
 use crate::{
-    api::{ApiError, Ctx},
+    api::{ApiError, Ctx, ErrorCode},
     store::{self, iso, Connection, Session, SessionFilter},
 };
 
@@ -18,7 +19,7 @@ async fn owned_session(ctx: &Ctx<'_>, region: &str, id: &str) -> Result<Session,
         .session(id)
         .await?
         .filter(|s| s.account_id == ctx.caller.account_id && s.region_id == region)
-        .ok_or_else(|| ApiError::known("InvalidSessionId.NotFound"))
+        .ok_or_else(|| ApiError::from(ErrorCode::SessionIdNotFound))
 }
 
 /// `EndTerminalSession`: the URL stops working at once; ending twice is not an error.
@@ -44,7 +45,7 @@ fn render_connection(c: &Connection) -> Value {
         "BytesIn": c.bytes_in,
         "BytesOut": c.bytes_out,
     });
-    if c.status == "Failed" {
+    if c.status == ConnectionStatus::Failed {
         v["FailedDetail"] = c.failed_detail.clone().into();
     }
     v

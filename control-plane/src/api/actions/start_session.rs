@@ -1,11 +1,12 @@
 //! StartTerminalSession: every check of the documented service, in order, then one session
 //! record with a hashed SecurityToken and the gateway URL the client will open.
 
+use axt_proto::status::SessionState;
 use serde_json::{json, Value};
 
 use super::assistant::supports_session_manager;
 use crate::{
-    api::{ApiError, Args, Ctx},
+    api::{ApiError, Args, Ctx, ErrorCode},
     ids,
     store::{self, Idempotency, NewSession, Session},
     version,
@@ -49,34 +50,34 @@ pub fn parse(args: &Args<'_>, max_instances: usize) -> Result<Request, ApiError>
     let command_line = args.str("CommandLine").unwrap_or("").to_owned();
     let target_server = args.str("TargetServer").unwrap_or("").to_owned();
     if instance_ids.len() > 1 && !(command_line.is_empty() && target_server.is_empty()) {
-        return Err(ApiError::known("InvalidInstanceIds.CountLimitExceeded"));
+        return Err(ApiError::from(ErrorCode::InstanceIdsCountLimitExceeded));
     }
     if instance_ids.len() > max_instances {
-        return Err(ApiError::known("InstanceIds.ExceedLimit"));
+        return Err(ApiError::from(ErrorCode::InstanceIdsExceedLimit));
     }
     let port_number = match args.str("PortNumber") {
         None => None,
         Some(p) => match p.trim().parse::<i64>() {
             Ok(n) if (1..=65535).contains(&n) => Some(n),
-            _ => return Err(ApiError::known("PortNumber.Invalid")),
+            _ => return Err(ApiError::from(ErrorCode::PortNumberInvalid)),
         },
     };
     let connection_type = match args.str("ConnectionType").unwrap_or("Internet") {
         "Internet" => "Internet",
         "Intranet" => "Intranet",
-        _ => return Err(ApiError::known("InvalidParameter.ConnectionType")),
+        _ => return Err(ApiError::from(ErrorCode::InvalidConnectionType)),
     };
     let client_token = args.str("ClientToken").map(str::to_owned);
     if client_token.as_ref().is_some_and(|t| {
         t.len() > MAX_CLIENT_TOKEN || !t.chars().all(|c| c.is_ascii() && !c.is_ascii_control())
     }) {
-        return Err(ApiError::known("InvalidClientToken.Malformed"));
+        return Err(ApiError::from(ErrorCode::ClientTokenMalformed));
     }
     if !command_line.is_empty() && (port_number.is_some() || !target_server.is_empty()) {
-        return Err(ApiError::known("InvalidCommandLine.Conflict"));
+        return Err(ApiError::from(ErrorCode::CommandLineConflict));
     }
     if !target_server.is_empty() && port_number.is_none() {
-        return Err(ApiError::known("InvalidTargetServer.MissingPortNumber"));
+        return Err(ApiError::from(ErrorCode::TargetServerMissingPortNumber));
     }
     let username = args.str("Username").unwrap_or("").to_owned();
     let password_name = args.str("PasswordName").unwrap_or("").to_owned();
@@ -84,27 +85,27 @@ pub fn parse(args: &Args<'_>, max_instances: usize) -> Result<Request, ApiError>
         (
             &command_line,
             MAX_COMMAND_LINE,
-            "InvalidCommandLine.LengthLimitExceeded",
+            ErrorCode::CommandLineTooLong,
         ),
-        (&username, MAX_USERNAME, "Username.ExceedLimit"),
+        (&username, MAX_USERNAME, ErrorCode::UsernameExceedLimit),
         (
             &target_server,
             MAX_TARGET_SERVER,
-            "InvalidTargetServer.LengthLimitExceeded",
+            ErrorCode::TargetServerTooLong,
         ),
         (
             &password_name,
             MAX_PASSWORD_NAME,
-            "InvalidPasswordName.LengthLimitExceeded",
+            ErrorCode::PasswordNameTooLong,
         ),
     ] {
         if value.chars().count() > max {
-            return Err(ApiError::known(code));
+            return Err(ApiError::from(code));
         }
     }
     let encryption = encryption(args)?;
     if encryption.is_some() && (port_number.is_some() || !target_server.is_empty()) {
-        return Err(ApiError::known("InvalidEncryptionOptions.Conflict"));
+        return Err(ApiError::from(ErrorCode::EncryptionConflict));
     }
     Ok(Request {
         instance_ids,
@@ -157,37 +158,23 @@ fn encryption(args: &Args<'_>) -> Result<Option<Value>, ApiError> {
     let (mode, key) = (text("Mode")?, text("KMSKeyId")?);
     if !enabled {
         if mode.is_some() {
-            return Err(ApiError::known(
-                "InvalidEncryptionOptionsMode.EncryptionDisabled",
-            ));
+            return Err(ApiError::from(ErrorCode::EncryptionModeWhileDisabled));
         }
         if key.is_some() {
-            return Err(ApiError::known(
-                "InvalidParameter.EncryptionOptionsKMSKeyId",
-            ));
+            return Err(ApiError::from(ErrorCode::InvalidKmsKeyId));
         }
         return Ok(None);
     }
     let mode = match mode.as_deref().unwrap_or("Auto") {
         "Auto" => "Auto",
         "Kms" => "Kms",
-        _ => return Err(ApiError::known("InvalidParameter.EncryptionOptionsMode")),
+        _ => return Err(ApiError::from(ErrorCode::InvalidEncryptionMode)),
     };
     match (mode, &key) {
-        ("Kms", None) => {
-            return Err(ApiError::known(
-                "MissingParameter.EncryptionOptionsKMSKeyId",
-            ))
-        }
-        ("Auto", Some(_)) => {
-            return Err(ApiError::known(
-                "InvalidParameter.EncryptionOptionsKMSKeyId",
-            ))
-        }
+        ("Kms", None) => return Err(ApiError::from(ErrorCode::MissingKmsKeyId)),
+        ("Auto", Some(_)) => return Err(ApiError::from(ErrorCode::InvalidKmsKeyId)),
         (_, Some(k)) if k.chars().count() > MAX_KMS_KEY_ID || k.chars().any(char::is_control) => {
-            return Err(ApiError::known(
-                "InvalidParameter.EncryptionOptionsKMSKeyId",
-            ));
+            return Err(ApiError::from(ErrorCode::InvalidKmsKeyId));
         }
         _ => {}
     }
@@ -206,13 +193,13 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         .iter()
         .any(|r| r == region)
     {
-        return Err(ApiError::known("RegionId.ApiNotSupported"));
+        return Err(ApiError::from(ErrorCode::RegionApiNotSupported));
     }
     if !store
         .session_manager_enabled(&ctx.caller.account_id)
         .await?
     {
-        return Err(ApiError::known("UserBehavior.SessionManagerDisabled"));
+        return Err(ApiError::from(ErrorCode::SessionManagerDisabled));
     }
     let req = parse(&ctx.args, config.max_instances_per_session)?;
     let base_url = match req.connection_type.as_str() {
@@ -220,11 +207,11 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
             .gateway_intranet_url
             .as_deref()
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| ApiError::known("InvalidOperation.ConnectionTypeUnsupported"))?,
+            .ok_or_else(|| ApiError::from(ErrorCode::ConnectionTypeUnsupported))?,
         _ => config.gateway_url.as_str(),
     };
     for id in &req.instance_ids {
-        check_instance(ctx, region, id, req.encryption.is_some()).await?;
+        check_instance(ctx, region, id, &req).await?;
     }
     let Some(token) = req.client_token.clone() else {
         return create(ctx, region, req, base_url).await;
@@ -235,8 +222,8 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         .claim_client_token(account, &ctx.action, &token, &hash, STALE_CLAIM_SECS)
         .await?
     {
-        Idempotency::Mismatch => Err(ApiError::known("IdempotentParameterMismatch")),
-        Idempotency::Processing => Err(ApiError::known("IdempotentProcessing")),
+        Idempotency::Mismatch => Err(ApiError::from(ErrorCode::IdempotentParameterMismatch)),
+        Idempotency::Processing => Err(ApiError::from(ErrorCode::IdempotentProcessing)),
         Idempotency::Done(session_id) => {
             let session = store.session(&session_id).await?.ok_or_else(|| {
                 ApiError::internal(&ctx.request_id, "idempotent session vanished")
@@ -259,12 +246,13 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     }
 }
 
-/// The instance exists, is Running, and has an agent new enough for what is asked.
+/// The instance exists, is not locked, is Running, has an agent new enough for what is asked,
+/// and some gateway holds that agent's kick channel.
 async fn check_instance(
     ctx: &Ctx<'_>,
     region: &str,
     id: &str,
-    encrypted: bool,
+    req: &Request,
 ) -> Result<(), ApiError> {
     let config = &ctx.shared.config;
     let instance = ctx
@@ -276,34 +264,49 @@ async fn check_instance(
             i.account_id == ctx.caller.account_id && i.region_id == region && !i.deregistered
         })
         .ok_or_else(|| {
-            ApiError::known_with("InvalidInstance.NotFound", format_args!("Instance: {id}."))
+            ApiError::with(ErrorCode::InstanceNotFound, format_args!("Instance: {id}."))
         })?;
+    if !instance.lock_reason.is_empty() {
+        return Err(ApiError::with(
+            ErrorCode::OperationForbidden,
+            format_args!("Instance {id} is locked ({}).", instance.lock_reason),
+        ));
+    }
     if instance.status != "Running" {
-        return Err(ApiError::known_with(
-            "IncorrectInstanceStatus",
+        return Err(ApiError::with(
+            ErrorCode::IncorrectInstanceStatus,
             format_args!("Instance {id} is {}, not Running.", instance.status),
         ));
     }
     if instance.agent_public_key.is_none() {
-        return Err(ApiError::new(403, "InvalidInstance.CloudAssistantNotInstalled",
+        return Err(ApiError::saying(ErrorCode::CloudAssistantNotInstalled,
             format!("Cloud Assistant Agent is not installed on instance {id}; call InstallCloudAssistant and register its agent.")));
     }
+    let agent = &instance.agent_version;
     if !supports_session_manager(config, &instance) {
-        return Err(ApiError::new(403, "UnsupportedAgentVersion.SessionManager",
-            format!("The cloud assistant agent version {} on instance {id} does not support session manager.", instance.agent_version)));
+        return Err(ApiError::saying(ErrorCode::UnsupportedAgentVersionSessionManager,
+            format!("The cloud assistant agent version {agent} on instance {id} does not support session manager.")));
     }
-    if encrypted
-        && !version::at_least(
-            &instance.agent_version,
-            &config.min_agent_version_encryption,
-        )
+    if req.port_number.is_some()
+        && !version::at_least(agent, &config.min_agent_version_port_forwarding)
     {
-        return Err(ApiError::new(
-            403,
-            "UnsupportedAgentVersion.Encryption",
+        return Err(ApiError::saying(
+            ErrorCode::PortForwardingNotSupported,
+            format!("Port forwarding is not supported by the cloud assistant agent version {agent} on instance {id}."),
+        ));
+    }
+    if req.encryption.is_some() && !version::at_least(agent, &config.min_agent_version_encryption) {
+        return Err(ApiError::saying(
+            ErrorCode::UnsupportedAgentVersionEncryption,
             format!(
                 "The cloud assistant agent version on instance {id} do not support encryption."
             ),
+        ));
+    }
+    if ctx.shared.store.kick_channel_holder(id).await?.is_none() {
+        return Err(ApiError::saying(
+            ErrorCode::InternalErrorDispatch,
+            format!("An error occurred when you dispatched the request: no gateway holds a connection of the agent of instance {id}; is it running?"),
         ));
     }
     Ok(())
@@ -338,7 +341,7 @@ async fn create(
         connection_type: req.connection_type,
         encryption: req.encryption.map(|e| e.to_string()),
         client_token: req.client_token,
-        state: "Pending".to_owned(),
+        state: SessionState::Pending,
         created_at: now,
         url_expires_at: now + shared.config.url_ttl_secs,
         ended_at: None,
@@ -348,7 +351,7 @@ async fn create(
         let _gate = shared.session_gate.lock().await;
         if shared.store.count_live_sessions(region).await? >= shared.config.max_sessions_per_region
         {
-            return Err(ApiError::known("SessionCount.ExceedLimit"));
+            return Err(ApiError::from(ErrorCode::SessionCountExceedLimit));
         }
         let new = NewSession {
             token_hash: ids::hash_secret(&security_token),

@@ -5,6 +5,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use axt_proto::internal::{OpenChannel, ResumeChannel, VerifyToken};
 use axum::{
     extract::{ConnectInfo, Query, State, WebSocketUpgrade},
     http::{HeaderMap, StatusCode},
@@ -13,7 +14,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{cp::CpError, listener::Peer, relay, Shared};
+use crate::{control_plane::CpError, listener::Peer, relay, Shared};
 
 /// The largest client message accepted: clients send at most 60 KiB of input per frame; a
 /// larger message closes that connection instead of being buffered.
@@ -54,16 +55,14 @@ pub async fn session(
     if let Some(channel_id) = query.get("channelId").filter(|c| !c.is_empty()) {
         return reconnect(shared, ws, &session_id, &token, channel_id).await;
     }
-    let opened = match shared
-        .cp
-        .open_channel(
-            &session_id,
-            &token,
-            &peer.ip().to_string(),
-            &shared.config.gateway_id,
-        )
-        .await
-    {
+    let request = OpenChannel {
+        session_id: session_id.clone(),
+        token,
+        client_ip: peer.ip().to_string(),
+        gateway_id: shared.config.gateway_id.clone(),
+        instance_id: None,
+    };
+    let opened = match shared.cp.call(&request).await {
         Ok(opened) => opened,
         Err(e) => return refusal(&session_id, e),
     };
@@ -85,7 +84,11 @@ async fn reconnect(
     channel_id: &str,
 ) -> Response {
     if let Some(events) = shared.channels.client_sender(channel_id, session_id) {
-        if let Err(e) = shared.cp.verify(session_id, token).await {
+        let request = VerifyToken {
+            session_id: session_id.to_owned(),
+            token: token.to_owned(),
+        };
+        if let Err(e) = shared.cp.call(&request).await {
             return refusal(session_id, e);
         }
         return ws.on_upgrade(move |socket| async move {
@@ -94,11 +97,12 @@ async fn reconnect(
                 .await;
         });
     }
-    let opened = match shared
-        .cp
-        .resume_channel(channel_id, session_id, token)
-        .await
-    {
+    let request = ResumeChannel {
+        channel_id: channel_id.to_owned(),
+        session_id: session_id.to_owned(),
+        token: token.to_owned(),
+    };
+    let opened = match shared.cp.call(&request).await {
         Ok(opened) => opened,
         Err(e) => return refusal(session_id, e),
     };
@@ -114,14 +118,11 @@ async fn reconnect(
 /// A control plane refusal as the HTTP answer to the upgrade.
 fn refusal(session_id: &str, error: CpError) -> Response {
     match error {
-        CpError::Refused {
-            status,
-            code,
-            message,
-        } => {
-            tracing::info!(%session_id, %code, "client refused");
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
-            refuse(status, &code, &message)
+        CpError::Refused(refusal) => {
+            tracing::info!(%session_id, code = ?refusal.code, "client refused");
+            let status =
+                StatusCode::from_u16(refusal.code.status()).unwrap_or(StatusCode::FORBIDDEN);
+            (status, Json(refusal)).into_response()
         }
         CpError::Unavailable(why) => {
             tracing::warn!(%why, "control plane unavailable for a client");

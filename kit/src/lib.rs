@@ -1,0 +1,29 @@
+//! What axtlab's binaries and tests share that is not wire format (that is `axt-proto`):
+//!
+//! - [`logging`] and [`shutdown`]: how every binary logs (to stderr, `RUST_LOG`) and stops
+//!   (Ctrl-C or SIGTERM);
+//! - [`process`]: child processes with their output in a log file, waited for by what they
+//!   write (every wait bounded, and failing at once if the process dies), killed by pid;
+//! - [`netns`]: Linux network namespaces, veth pairs and bridges, built with iproute2, for the
+//!   lab (`axt lab up`) and for the tests' hosts alike;
+//! - [`sshd`]: the one OpenSSH server configuration of the lab and the tests;
+//! - [`wait`]: polling a condition until a deadline;
+//! - [`PROXY_VARS`]: the environment that would send a child's HTTP through a proxy.
+
+pub mod logging;
+pub mod netns;
+pub mod process;
+pub mod shutdown;
+pub mod sshd;
+pub mod wait;
+
+/// The environment variables that would send HTTP(S) through a proxy. Nothing axtlab starts
+/// goes through one: every child is started without them.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];

@@ -93,7 +93,7 @@ async fn reconnect(
         }
         return ws.on_upgrade(move |socket| async move {
             let _ = events
-                .send(relay::RelayEvent::ClientSocket(Box::new(socket)))
+                .send(relay::RelayEvent::ClientSocket(Box::new(socket.into())))
                 .await;
         });
     }

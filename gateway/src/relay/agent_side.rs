@@ -8,7 +8,12 @@ use axt_proto::{
 use axum::extract::ws::Message;
 use tokio::time::Instant;
 
-use super::session::{recv_agent, Relay, SEND_TIMEOUT};
+use super::{
+    driver::{AGENT_GRACE, SEND_TIMEOUT},
+    host::Host,
+    socket::recv,
+    state::Relay,
+};
 
 /// Client input held before the agent is ready, in bytes. Past it the relay stops reading the
 /// client (back-pressure through the WebSocket) instead of dropping anything.
@@ -17,36 +22,34 @@ pub const MAX_HELD_BYTES: usize = 1 << 20;
 /// and the data channel are separate connections, so the report can overtake the last frames.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-impl Relay {
+impl<H: Host> Relay<H> {
     /// Sends to the agent now, or holds the frame until the agent is ready for it.
     pub(super) async fn send_agent(&mut self, msg: Message) {
-        if let (Some(agent), true) = (&mut self.agent, self.released) {
+        if let (Some(agent), true) = (&mut self.agent.socket, self.held.released) {
             match tokio::time::timeout(SEND_TIMEOUT, agent.send(msg.clone())).await {
                 Ok(Ok(())) => {
-                    self.last_to_agent = Instant::now();
+                    self.agent.last_sent = Instant::now();
                     return;
                 }
                 // The data channel broke (or stalled) under us: hold the frame for the re-dial.
                 _ => self.agent_lost(),
             }
         }
-        self.held_bytes += message_len(&msg);
         self.held.push_back(msg);
     }
 
     /// The agent's data channel is gone; it has a grace period to come back.
     pub(super) fn agent_lost(&mut self) {
-        if self.agent.take().is_some() {
+        if self.agent.socket.take().is_some() {
             tracing::info!("agent data channel closed");
-            self.lost_since = Some(Instant::now());
+            self.deadlines.agent_back = Some(Instant::now() + AGENT_GRACE);
         }
     }
 
     /// Sends what was held while the agent was away (after a re-dial).
     pub(super) async fn flush_held(&mut self) {
         while let Some(msg) = self.held.pop_front() {
-            self.held_bytes = self.held_bytes.saturating_sub(message_len(&msg));
-            let Some(agent) = self.agent.as_mut() else {
+            let Some(agent) = self.agent.socket.as_mut() else {
                 self.held.push_front(msg);
                 return;
             };
@@ -54,11 +57,11 @@ impl Relay {
                 tokio::time::timeout(SEND_TIMEOUT, agent.send(msg.clone())).await,
                 Ok(Ok(()))
             ) {
-                self.held_bytes += message_len(&msg);
                 self.held.push_front(msg);
                 self.agent_lost();
                 return;
             }
+            self.agent.last_sent = Instant::now();
         }
     }
 
@@ -84,17 +87,18 @@ impl Relay {
         if frame.kind != AgentMessageType::Output {
             return;
         }
-        self.last_data = Instant::now();
-        self.bytes_out += frame.payload.len() as u64;
+        self.deadlines.last_data = Instant::now();
+        self.counters.bytes_out += frame.payload.len() as u64;
         // Waiting here stops reading the agent's socket: the limit pushes back to the agent.
         self.rate.down.take(frame.payload.len()).await;
         self.output(&frame.payload).await;
-        if !self.released {
+        if !self.held.released {
             self.release().await;
-        } else if !self.first_output {
+        } else if !self.agent.first_output {
             // Released by the hold timer before the agent said anything: its PTY may not have
-            // existed when the size went, so send it again now (stock-agent.md §14.7).
+            // existed when the size went, so send it again now (docs/protocol.md §5.8).
             if let Some(msg) = self
+                .held
                 .size
                 .filter(|_| !self.is_port())
                 .and_then(|size| self.framer.set_size(size))
@@ -102,14 +106,14 @@ impl Relay {
                 self.send_agent(msg).await;
             }
         }
-        self.first_output = true;
+        self.agent.first_output = true;
     }
 
     /// The agent can take input now: its rate and the terminal size first, then everything
     /// held.
     pub(super) async fn release(&mut self) {
-        self.released = true;
-        if let Some(size) = self.size.filter(|_| !self.is_port()) {
+        self.held.released = true;
+        if let Some(size) = self.held.size.filter(|_| !self.is_port()) {
             if let Some(msg) = self.framer.set_size(size) {
                 self.held.push_front(msg);
             }
@@ -127,17 +131,9 @@ impl Relay {
     pub(super) async fn drain_agent(&mut self) {
         let deadline = Instant::now() + DRAIN_LIMIT;
         while let Ok(Some(Ok(msg))) =
-            tokio::time::timeout_at(deadline, recv_agent(&mut self.agent)).await
+            tokio::time::timeout_at(deadline, recv(&mut self.agent.socket)).await
         {
             self.on_agent(msg).await;
         }
-    }
-}
-
-fn message_len(msg: &Message) -> usize {
-    match msg {
-        Message::Binary(b) => b.len(),
-        Message::Text(t) => t.len(),
-        _ => 0,
     }
 }

@@ -9,16 +9,13 @@ use axt_proto::{
 use axum::extract::ws::Message;
 use tokio::time::Instant;
 
-use super::{
-    end::End,
-    session::{Relay, SEND_TIMEOUT},
-};
+use super::{driver::SEND_TIMEOUT, end::End, host::Host, state::Relay};
 
 /// Output kept for a 1.02 client's replay, in bytes. While the client is connected the oldest
 /// is let go past it (it was delivered); while it is away the agent stops being read instead.
 pub const MAX_REPLAY_BYTES: usize = 4 << 20;
 
-impl Relay {
+impl<H: Host> Relay<H> {
     /// One client message. Returns how the relay ends, if it does.
     pub(super) async fn on_client(&mut self, msg: Message) -> Option<End> {
         let bytes = match msg {
@@ -37,7 +34,7 @@ impl Relay {
         super::frames::trace("client→gateway", &frame.kind, frame.seq, &frame.payload);
         // Clients send an empty id (1.01) or the one the gateway gave them (1.02); a frame
         // naming another channel is not this connection's to apply.
-        if !frame.channel_id.is_empty() && frame.channel_id != self.opened.channel_id {
+        if !frame.channel_id.is_empty() && frame.channel_id != self.grant.channel_id {
             tracing::warn!(named = %frame.channel_id, "ignoring a frame for another channel");
             return None;
         }
@@ -49,17 +46,17 @@ impl Relay {
             ClientMessageType::Input | ClientMessageType::Resize
         ) {
             // An empty Input is the web client's keep-alive: data for the idle timeout only.
-            self.last_data = Instant::now();
+            self.deadlines.last_data = Instant::now();
             if frame.is_v102() && !self.first_application(&frame) {
                 return None;
             }
         }
         if frame.is_v102() {
-            self.acknowledged(frame.output_seq());
+            self.replay.acknowledge(frame.output_seq());
         }
         match frame.kind {
             ClientMessageType::Input if !frame.payload.is_empty() => {
-                self.bytes_in += frame.payload.len() as u64;
+                self.counters.bytes_in += frame.payload.len() as u64;
                 // Waiting here stops reading the client: the limit pushes back through its socket.
                 self.rate.up.take(frame.payload.len()).await;
                 let msg = self
@@ -69,8 +66,8 @@ impl Relay {
             }
             ClientMessageType::Resize if !self.is_port() => {
                 let size = parse_resize(&frame.payload)?;
-                self.size = Some(size);
-                if self.released {
+                self.held.size = Some(size);
+                if self.held.released {
                     let msg = self.framer.set_size(size)?;
                     self.send_agent(msg).await;
                 }
@@ -79,7 +76,7 @@ impl Relay {
             // for the gateway to close the WebSocket. Output still on its way is relayed first:
             // an agent that can half-close gets CloseChannel and ends the session when the
             // target has said all it has to say; a stock agent gets a short grace.
-            ClientMessageType::Close if self.is_port() => self.client_done = true,
+            ClientMessageType::Close if self.is_port() => self.client.done = true,
             // For a shell, Close is the end of the client's input: on a terminal, Ctrl-D.
             ClientMessageType::Close => {
                 let msg = self
@@ -105,25 +102,13 @@ impl Relay {
         true
     }
 
-    /// 1.02: the client has every output up to `output_seq`.
-    fn acknowledged(&mut self, output_seq: u32) {
-        while self
-            .replay
-            .front()
-            .is_some_and(|(seq, _)| *seq <= output_seq)
-        {
-            if let Some((_, chunk)) = self.replay.pop_front() {
-                self.replay_bytes -= chunk.len();
-            }
-        }
-    }
-
     /// 1.02 Sync: the client saw a gap (or just reconnected). Replay every output after what it
     /// has, then ask it to resend its inputs from the first one not applied.
     async fn on_sync(&mut self, client_has: u32) {
-        self.acknowledged(client_has);
+        self.replay.acknowledge(client_has);
         let replay: Vec<Message> = self
             .replay
+            .frames
             .iter()
             .filter_map(|(seq, chunk)| self.framer.output_at(*seq, chunk))
             .collect();
@@ -145,12 +130,9 @@ impl Relay {
     pub(super) async fn output(&mut self, payload: &[u8]) {
         for (seq, chunk, msg) in self.framer.output(payload) {
             if self.framer.is_v102() {
-                self.replay_bytes += chunk.len();
-                self.replay.push_back((seq, chunk));
-                while self.client.is_some() && self.replay_bytes > MAX_REPLAY_BYTES {
-                    if let Some((_, old)) = self.replay.pop_front() {
-                        self.replay_bytes -= old.len();
-                    }
+                self.replay.keep(seq, chunk);
+                if self.client.socket.is_some() {
+                    self.replay.trim_to(MAX_REPLAY_BYTES);
                 }
             }
             self.send_client(msg).await;
@@ -160,14 +142,14 @@ impl Relay {
     /// Sends to the client if it is there. A failed send is noticed by the next read; a client
     /// that stops reading for [`SEND_TIMEOUT`] is let go (a 1.02 client may come back).
     pub(super) async fn send_client(&mut self, msg: Message) {
-        if let Some(client) = self.client.as_mut() {
+        if let Some(client) = self.client.socket.as_mut() {
             if tokio::time::timeout(SEND_TIMEOUT, client.send(msg))
                 .await
                 .is_err()
             {
                 tracing::warn!("the client stopped reading; letting it go");
-                self.client = None;
-                self.client_stalled = true;
+                self.client.socket = None;
+                self.client.stalled = true;
             }
         }
     }

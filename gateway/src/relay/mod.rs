@@ -1,37 +1,43 @@
-//! Pairing: each client connection gets one agent channel. The client handler registers the
-//! channel here before the agent is kicked; the agent's data channel upgrade and its result
-//! report find the relay through this registry.
+//! Relaying: each client connection gets one agent channel, and one relay that translates the
+//! client framing to the agent framing and back until something ends the connection.
+//!
+//! - `registry.rs`: the live channels, found by the agent's data channel and result report;
+//! - `state.rs`: a relay's state, grouped by concern; `driver.rs`: its one `select!` loop;
+//! - `client_side.rs` / `agent_side.rs`: what each frame from either side does;
+//! - `frames.rs`: numbering and framing; `end.rs`: why a relay ended and who is told what;
+//! - `rate.rs`: the per-session bandwidth; `socket.rs` and `host.rs`: the relay's view of its
+//!   sockets and of the gateway, which its unit tests (`tests.rs`) replace with in-memory ones.
 
 mod agent_side;
 mod client_side;
+mod driver;
 mod end;
 mod frames;
+mod host;
 pub mod rate;
-mod session;
+mod registry;
+mod socket;
+mod state;
+#[cfg(test)]
+mod tests;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
-use axt_proto::{
-    internal::{RecordChannel, SessionStates},
-    status::{AgentResult, ClosedReason, ConnectionStatus, SessionVerdict},
-};
-use axum::{
-    extract::{ws::WebSocket, Query, State, WebSocketUpgrade},
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-};
-use tokio::sync::mpsc;
+use axt_proto::{internal::ChannelGrant, status::AgentResult, status::SessionVerdict};
+use tracing::Instrument as _;
 
-pub use session::{run, Start};
+pub use driver::Start;
+pub use end::End;
+pub use host::{Host, Timers};
+pub use registry::{agent_backend, watch_sessions, Channels};
+pub use socket::Socket;
+pub use state::Relay;
 
-use crate::{agent_surface::identity::Verified, Shared};
+use crate::Shared;
 
 /// An agent's data channel and what the agent said it can do.
 pub struct AgentSocket {
-    pub socket: WebSocket,
+    pub socket: Socket,
     /// axt-agent takes a CloseChannel frame on a port session as "the client finished
     /// sending": it half-closes the target and relays until the target closes. The stock agent
     /// ignores that frame, so without this the gateway closes after a short grace.
@@ -47,196 +53,30 @@ pub enum RelayEvent {
     /// The control plane says the session must end (EndTerminalSession, StopInstance).
     SessionEnded(SessionVerdict),
     /// A 1.02 client reconnected to this channel.
-    ClientSocket(Box<WebSocket>),
+    ClientSocket(Box<Socket>),
 }
 
-/// Events for one relay. Small: a data channel or a result arrives a few times per session.
-const EVENT_QUEUE: usize = 8;
-
-struct Link {
-    session_id: String,
-    instance_id: String,
-    events: mpsc::Sender<RelayEvent>,
-}
-
-/// The live channels of this gateway, by channel id.
-#[derive(Default)]
-pub struct Channels {
-    links: Mutex<HashMap<String, Link>>,
-}
-
-impl Channels {
-    /// Registers a channel about to be kicked; the relay reads the returned events.
-    pub fn register(
-        &self,
-        channel_id: &str,
-        session_id: &str,
-        instance_id: &str,
-    ) -> mpsc::Receiver<RelayEvent> {
-        let (events, rx) = mpsc::channel(EVENT_QUEUE);
-        let link = Link {
-            session_id: session_id.to_owned(),
-            instance_id: instance_id.to_owned(),
-            events,
-        };
-        self.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(channel_id.to_owned(), link);
-        rx
-    }
-
-    /// Forgets a channel whose relay ended.
-    pub fn remove(&self, channel_id: &str) {
-        self.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(channel_id);
-    }
-
-    /// The sessions that have live channels here.
-    pub fn live_sessions(&self) -> Vec<String> {
-        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        let mut ids: Vec<String> = links.values().map(|l| l.session_id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    }
-
-    /// Tells every relay of `session_id` that the session must end.
-    pub fn end_session(&self, session_id: &str, why: SessionVerdict) {
-        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        for link in links.values().filter(|l| l.session_id == session_id) {
-            // A full queue means the relay is already ending; it will not miss much.
-            let _ = link.events.try_send(RelayEvent::SessionEnded(why));
-        }
-    }
-
-    /// The event queue of `channel_id`, if it is live and belongs to `session_id` (a client
-    /// reconnecting).
-    pub fn client_sender(
-        &self,
-        channel_id: &str,
-        session_id: &str,
-    ) -> Option<mpsc::Sender<RelayEvent>> {
-        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        links
-            .get(channel_id)
-            .filter(|l| l.session_id == session_id)
-            .map(|l| l.events.clone())
-    }
-
-    /// Whether no relay is left.
-    pub fn is_empty(&self) -> bool {
-        self.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
-    }
-
-    /// The event queue of `channel_id`, if it is live and belongs to `instance_id`.
-    fn sender(&self, channel_id: &str, instance_id: &str) -> Option<mpsc::Sender<RelayEvent>> {
-        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        links
-            .get(channel_id)
-            .filter(|l| l.instance_id == instance_id)
-            .map(|l| l.events.clone())
-    }
-
-    /// Hands an agent's result to its relay, or, when no relay is left (the client went away
-    /// first), records it directly.
-    pub async fn report(
-        &self,
-        shared: &Shared,
-        instance_id: &str,
-        channel_id: &str,
-        result: AgentResult,
-    ) {
-        if let Some(events) = self.sender(channel_id, instance_id) {
-            if events
-                .send(RelayEvent::AgentResult(result.clone()))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
-        let status = if result.is_success() {
-            ConnectionStatus::Terminated
-        } else {
-            ConnectionStatus::Failed
-        };
-        let update = RecordChannel {
-            closed_reason: Some(ClosedReason::AgentSocketClosed),
-            failed_detail: (!result.is_success()).then(|| result.as_str().to_owned()),
-            ..RecordChannel::status(channel_id, status)
-        };
-        if let Err(error) = shared.cp.call(&update).await {
-            tracing::debug!(%channel_id, %error, "result for a channel the control plane does not know");
-        }
-    }
-}
-
-/// `GET /luban/session/backend?channelId=`: an agent's data channel, for a channel of its own
-/// instance that a relay is waiting for.
-pub async fn agent_backend(
-    State(shared): State<Arc<Shared>>,
-    agent: Verified,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let channel_id = query.get("channelId").cloned().unwrap_or_default();
-    let half_close = headers
-        .get(axt_proto::agent_frame::FEATURES_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|f| f.trim() == axt_proto::agent_frame::FEATURE_HALF_CLOSE)
-        });
-    let Some(events) = shared.channels.sender(&channel_id, &agent.instance_id) else {
-        tracing::warn!(instance_id = %agent.instance_id, %channel_id, "data channel for no live channel");
-        return (StatusCode::NOT_FOUND, "no such channel").into_response();
-    };
-    let ws = ws
-        .max_message_size(crate::session_surface::MAX_MESSAGE)
-        .max_frame_size(crate::session_surface::MAX_MESSAGE);
-    ws.on_upgrade(move |socket| async move {
-        if events
-            .send(RelayEvent::AgentSocket(Box::new(AgentSocket {
-                socket,
-                half_close,
-            })))
-            .await
-            .is_err()
-        {
-            tracing::debug!(%channel_id, "the relay ended while the agent connected");
-        }
-    })
-}
-
-/// Four times a second, asks the control plane which of the sessions relayed here must end, so
-/// that EndTerminalSession and StopInstance reach live connections within a second.
-pub async fn watch_sessions(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let live = shared.channels.live_sessions();
-        if live.is_empty() {
-            continue;
-        }
-        let request = SessionStates { session_ids: live };
-        match shared.cp.call(&request).await {
-            Ok(answer) => {
-                for entry in answer.sessions {
-                    if entry.state != SessionVerdict::Live {
-                        shared.channels.end_session(&entry.session_id, entry.state);
-                    }
-                }
-            }
-            // Live relays carry on while the control plane is away.
-            Err(error) => tracing::debug!(%error, "cannot watch sessions now"),
-        }
-    }
+/// Runs the relay of one client connection of this gateway to its end.
+pub async fn run(
+    shared: Arc<Shared>,
+    grant: ChannelGrant,
+    client: impl Into<Socket>,
+    events: tokio::sync::mpsc::Receiver<RelayEvent>,
+    start: Start,
+) {
+    let span = tracing::info_span!("relay", session_id = %grant.session.session_id, channel_id = %grant.channel_id);
+    let channel_id = grant.channel_id.clone();
+    let bytes_per_second = grant.session.rate_limit.map_or(0, |r| r.get());
+    let rate = rate::session_rate(&shared, &grant.session.session_id, bytes_per_second);
+    let relay = Relay::new(
+        shared.clone(),
+        grant,
+        client.into(),
+        events,
+        Timers::of(&shared.config),
+        shared.closing.subscribe(),
+        rate,
+    );
+    relay.run(start).instrument(span).await;
+    shared.channels.remove(&channel_id);
 }

@@ -1,0 +1,164 @@
+//! What schema 1.02 promises (inputs applied once, outputs replayed after a Sync or a
+//! reconnect, a bounded absence) and the bandwidth limit.
+
+use std::time::Duration;
+
+use axt_proto::{
+    client_frame::ClientMessageType,
+    status::{AgentResult, ClosedReason},
+};
+use tokio::time::Instant;
+
+use super::*;
+use crate::relay::{socket::mem, state::MAX_DETACH, End, RelayEvent};
+
+#[tokio::test(start_paused = true)]
+async fn a_1_02_client_comes_back_and_the_output_it_missed_is_replayed() {
+    let mut rig = Rig::start(&SHELL, TestHost::default());
+    let client = &mut rig.client;
+    client
+        .send(to_client_v102(ClientMessageType::Input, 1, 0, b"a"))
+        .await;
+    let mut agent = rig.agent(false).await;
+    agent.send(from_agent(b"one")).await;
+    assert_eq!(agent_input(&mut agent).await, b"a");
+    let first = client_output(&mut rig.client).await;
+    assert_eq!(
+        (first.output_seq(), first.payload.as_slice()),
+        (1, &b"one"[..])
+    );
+    // The client drops; the agent goes on talking.
+    let away = std::mem::replace(&mut rig.client, mem::pair(1).1);
+    drop(away);
+    agent.send(from_agent(b"two")).await;
+    agent.send(from_agent(b"three")).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let mut client = rig.reconnect().await;
+    // It says what it has and resends its input 1 (already applied: not applied twice) and 2.
+    client
+        .send(to_client_v102(ClientMessageType::Sync, 1, 1, b""))
+        .await;
+    let two = client_output(&mut client).await;
+    let three = client_output(&mut client).await;
+    assert_eq!(
+        [
+            (two.output_seq(), two.payload),
+            (three.output_seq(), three.payload)
+        ],
+        [(2, b"two".to_vec()), (3, b"three".to_vec())]
+    );
+    let sync = client_frame_of(&mut client, ClientMessageType::Sync).await;
+    assert_eq!(sync.input_seq(), 2, "resend from input 2");
+    client
+        .send(to_client_v102(ClientMessageType::Input, 1, 3, b"a"))
+        .await;
+    client
+        .send(to_client_v102(ClientMessageType::Input, 2, 3, b"b"))
+        .await;
+    assert_eq!(agent_input(&mut agent).await, b"b");
+    rig.client = client;
+    rig.event(RelayEvent::AgentResult(AgentResult::Ok)).await;
+    drop(agent);
+    let (end, record) = rig.ended().await;
+    assert!(matches!(end, End::Result(_)));
+    assert_eq!(record.bytes_in, 2, "input 1 counted once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_1_02_client_away_too_long_is_closed() {
+    let mut rig = Rig::start(&SHELL, TestHost::default());
+    rig.client
+        .send(to_client_v102(ClientMessageType::Input, 1, 0, b""))
+        .await;
+    let agent = rig.agent(false).await;
+    agent.send(from_agent(b"$ ")).await;
+    client_output(&mut rig.client).await;
+    let start = Instant::now();
+    drop(std::mem::replace(&mut rig.client, mem::pair(1).1));
+    // The agent keeps the idle timer away; the detach deadline still ends it.
+    let chatter = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if agent.tx.send(from_agent(b".")).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (end, record) = rig.ended().await;
+    chatter.abort();
+    assert!(matches!(end, End::ClientClosed));
+    assert_eq!(record.closed_reason, Some(ClosedReason::ClientClosed));
+    let away = start.elapsed();
+    assert!(
+        away >= MAX_DETACH && away < MAX_DETACH + Duration::from_secs(1),
+        "{away:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sync_replays_what_was_not_acknowledged() {
+    let mut rig = Rig::start(&SHELL, TestHost::default());
+    rig.client
+        .send(to_client_v102(ClientMessageType::Input, 0, 0, b""))
+        .await;
+    let agent = rig.agent(false).await;
+    for chunk in [&b"1"[..], b"2", b"3"] {
+        agent.send(from_agent(chunk)).await;
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(client_output(&mut rig.client).await.output_seq());
+    }
+    assert_eq!(seen, [1, 2, 3]);
+    // Acknowledging 1 with a keep-alive lets it go; a Sync from 1 replays 2 and 3 only.
+    rig.client
+        .send(to_client_v102(ClientMessageType::Input, 0, 1, b""))
+        .await;
+    rig.client
+        .send(to_client_v102(ClientMessageType::Sync, 0, 1, b""))
+        .await;
+    let mut replayed = Vec::new();
+    loop {
+        let frame = client_frame(&mut rig.client).await;
+        match frame.kind {
+            ClientMessageType::Output => replayed.push(frame.output_seq()),
+            ClientMessageType::Sync => break,
+            _ => {}
+        }
+    }
+    assert_eq!(replayed, [2, 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn output_is_paced_to_the_session_rate() {
+    let limited = Session {
+        port: Some(22),
+        rate: Some(10_000),
+    };
+    let mut rig = Rig::start(&limited, TestHost::default());
+    let agent = rig.agent(false).await;
+    // The client is told the rate it may send at, 80 000 bit/s.
+    let rate_told = loop {
+        let status = client_frame_of(&mut rig.client, ClientMessageType::Status).await;
+        if status.payload[0] == 7 {
+            break status.payload;
+        }
+    };
+    assert_eq!(axt_proto::status::parse_rate(&rate_told), Some(80_000));
+    let start = Instant::now();
+    let feeder = tokio::spawn(async move {
+        for _ in 0..50 {
+            agent.send(from_agent(&[7u8; 1000])).await;
+        }
+        agent
+    });
+    let mut received = 0;
+    while received < 50_000 {
+        received += client_output(&mut rig.client).await.payload.len();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    // 50 kB at 10 kB/s after a burst of a tenth of a second's worth: 4.9 s.
+    assert!((4.85..4.95).contains(&elapsed), "{elapsed}");
+    drop(feeder);
+}

@@ -2,60 +2,57 @@
 //! sessions, the gateway restarted under a schema-1.02 client, and an agent's links cut and
 //! restored. Here the control plane runs as the real binary, so that it can really be killed.
 
-use std::{
-    io::{BufRead as _, BufReader},
-    net::SocketAddr,
-    path::Path,
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use axt_e2e::{
-    bin, client::RawClient, default_user_args, proxy::Proxy, wait_for, Api, Stack, INTERNAL_TOKEN,
+    bin, client::RawClient, proxy::Proxy, start_agent, wait_for, Api, Stack, INTERNAL_TOKEN,
     KEY_ID, REGION, SECRET,
 };
+use axt_kit::process::Supervised;
 use axt_proto::{client_frame::ClientMessageType, status::ChannelState};
 use clap::Parser as _;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// The control plane binary on `listen`, and the address it reports once listening.
-fn spawn_control_plane(dir: &Path, listen: &str, gateway_url: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(bin("axt-control-plane"))
-        .args([
-            "--listen",
-            listen,
-            "--gateway-url",
-            gateway_url,
-            "--internal-token",
-            INTERNAL_TOKEN,
-        ])
-        .args([
-            "--admin-access-key-id",
-            KEY_ID,
-            "--admin-access-key-secret",
-            SECRET,
-            "--data-dir",
-        ])
-        .arg(dir.join("cp"))
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
+async fn spawn_control_plane(
+    dir: &Path,
+    listen: &str,
+    gateway_url: &str,
+) -> (Supervised, SocketAddr) {
+    let data = dir.join("cp");
+    let addr_file = data.join(axt_control_plane::LISTEN_ADDR_FILE);
+    let _ = std::fs::remove_file(&addr_file);
+    let mut cmd = axt_kit::process::command(&[], bin("axt-control-plane"));
+    cmd.args([
+        "--listen",
+        listen,
+        "--gateway-url",
+        gateway_url,
+        "--internal-token",
+        INTERNAL_TOKEN,
+    ])
+    .args([
+        "--admin-access-key-id",
+        KEY_ID,
+        "--admin-access-key-secret",
+        SECRET,
+        "--data-dir",
+    ])
+    .arg(&data)
+    .env("RUST_LOG", "info");
+    let mut child = Supervised::spawn("control-plane", cmd, &dir.join("cp.log")).unwrap();
+    let addr = child
+        .ready("listening", LIMIT, || {
+            std::fs::read_to_string(&addr_file)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .await
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(LIMIT)
-        .expect("the control plane did not start");
-    (child, addr.parse().unwrap())
+    (child, addr)
 }
 
 /// A gateway in this process on `addr`, until the returned sender fires.
@@ -110,62 +107,6 @@ async fn tracing_free_wait(_why: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await; // retrying a bind, bounded by the caller
 }
 
-/// Registers and runs an agent against `server`; returns its child and instance id.
-async fn run_agent(dir: &Path, api: &Api, server: SocketAddr) -> (Child, String) {
-    let act = api
-        .call("CreateActivation", &[("RegionId", REGION)])
-        .await
-        .1;
-    let state = dir.join("agent");
-    let ok = Command::new(bin("axt-agent"))
-        .args([
-            "register",
-            "--server",
-            &server.to_string(),
-            "--region",
-            REGION,
-        ])
-        .args([
-            "--activation-code",
-            act["ActivationCode"].as_str().unwrap(),
-            "--activation-id",
-            act["ActivationId"].as_str().unwrap(),
-        ])
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--ca-cert")
-        .arg(dir.join("gw").join("ca.pem"))
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let child = Command::new(bin("axt-agent"))
-        .args(["run", "--state-dir"])
-        .arg(&state)
-        .args(default_user_args())
-        .spawn()
-        .unwrap();
-    (
-        child,
-        std::fs::read_to_string(state.join("instance-id"))
-            .unwrap()
-            .trim()
-            .to_owned(),
-    )
-}
-
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// A control plane process, an in-process gateway, and one agent, on loopback.
 struct Plant {
     dir: tempfile::TempDir,
@@ -173,7 +114,8 @@ struct Plant {
     cp_addr: SocketAddr,
     api: Api,
     instance: String,
-    children: Children,
+    /// The control plane, then the agent.
+    children: Vec<Supervised>,
     gateway_stop: Option<(
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
@@ -191,12 +133,14 @@ impl Plant {
             .local_addr()
             .unwrap();
         let (cp, cp_addr) =
-            spawn_control_plane(dir.path(), "127.0.0.1:0", &format!("wss://{gw_addr}"));
-        let mut children = Children(vec![cp]);
+            spawn_control_plane(dir.path(), "127.0.0.1:0", &format!("wss://{gw_addr}")).await;
+        let mut children = vec![cp];
         let (stop, task, gateway) = start_gateway(dir.path(), cp_addr, gw_addr).await;
         let api = Api::new(cp_addr, KEY_ID, SECRET);
-        let (agent, instance) = run_agent(dir.path(), &api, gw_addr).await;
-        children.0.push(agent);
+        let ca = dir.path().join("gw").join("ca.pem");
+        let (agent, instance) =
+            start_agent(&api, dir.path(), "agent", &[], gw_addr, &ca, &[]).await;
+        children.push(agent);
         wait_for(LIMIT, || gateway.kicks.online(&instance)).await;
         Self {
             dir,
@@ -248,13 +192,12 @@ async fn the_control_plane_killed_and_restarted_loses_nothing_and_live_sessions_
         plant.api.clone(),
         plant.instance.clone(),
     );
-    plant.children.0[0].kill().unwrap(); // SIGKILL
-    plant.children.0[0].wait().unwrap();
+    plant.children[0].kill(); // SIGKILL
     client.input("echo without-cp-$((6*7))\r").await;
     client.expect_output("without-cp-42", LIMIT).await;
 
-    let (cp, again) = spawn_control_plane(&dir, &cp_addr.to_string(), &gw_url);
-    plant.children.0[0] = cp;
+    let (cp, again) = spawn_control_plane(&dir, &cp_addr.to_string(), &gw_url).await;
+    plant.children[0] = cp;
     assert_eq!(again, cp_addr);
     let session_id = plant.session_id.as_str();
     let (_, listed) = api

@@ -4,8 +4,8 @@
 //! quotes, and `axt lab down` leaving no process, namespace, link or route behind. The target
 //! must not be reachable from this host except through an instance.
 //!
-//! Needs root and iproute2 (the lab builds network namespaces); skipped with a message
-//! otherwise, unless `CI=true`, where that is a failure.
+//! Needs root and iproute2 (the lab builds network namespaces); ignored otherwise, unless
+//! `CI=true`, where it runs and fails.
 
 use std::{
     net::SocketAddr,
@@ -14,47 +14,26 @@ use std::{
     time::Duration,
 };
 
-use axt_e2e::{bin, is_root};
+use axt_e2e::bin;
+use axt_kit::{
+    netns::{self, IP},
+    process::{self, Record, Supervised},
+};
 use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
     process::Command,
 };
+
+axt_e2e::stories! {
+    needs [IP];
+    the_lab_comes_up_serves_the_tour_and_goes_away,
+}
 
 /// Any one command of the tour finishes within this.
 const LIMIT: Duration = Duration::from_secs(60);
 /// What the target's page says.
 const GREETING: &str = "Hello from the private target";
-
-const PROXY_VARS: &[&str] = &[
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-];
-
-/// Root and `ip netns`, or a skip (a failure under `CI=true`).
-fn available() -> bool {
-    let ip_works = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if is_root() && ip_works {
-        return true;
-    }
-    let why = "lab: `axt lab up` builds network namespaces, which needs root and iproute2 \
-               (run .ci/run as root)";
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why}; CI=true, so this is a failure, not a skip"
-    );
-    eprintln!("SKIPPED {why}");
-    false
-}
 
 /// `axt ARGS` with `env`, `stdin` piped in (or none), within [`LIMIT`].
 async fn axt(args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Output {
@@ -69,7 +48,7 @@ async fn axt(args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Ou
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for var in PROXY_VARS {
+    for var in axt_kit::PROXY_VARS {
         cmd.env_remove(var);
     }
     let mut child = cmd.spawn().unwrap();
@@ -82,14 +61,18 @@ async fn axt(args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Ou
         .await
         .unwrap_or_else(|_| panic!("axt {args:?} did not finish within {LIMIT:?}"))
         .unwrap();
-    eprintln!(
+    let mut transcript = TRANSCRIPT.lock().unwrap_or_else(|p| p.into_inner());
+    transcript.push_str(&format!(
         "$ axt {}\n{}{}",
         args.join(" "),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
+    ));
     output
 }
+
+/// Every `axt` command of the story and what it printed, shown if the story fails.
+static TRANSCRIPT: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 /// A lab in a temporary directory, brought down on drop whatever happened.
 struct Lab {
@@ -116,6 +99,10 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let transcript = TRANSCRIPT.lock().unwrap_or_else(|p| p.into_inner());
+            eprintln!("--- the commands so far ---\n{transcript}");
+        }
         let _ = std::process::Command::new(bin("axt"))
             .args(["lab", "down", "--dir"])
             .arg(self.path())
@@ -125,30 +112,7 @@ impl Drop for Lab {
     }
 }
 
-/// Whether `pid` still runs as the process started at `start_time` (a zombie does not run).
-fn running(pid: u64, start_time: u64) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
-        .split_whitespace()
-        .collect();
-    fields[0] != "Z" && fields[19].parse::<u64>().ok() == Some(start_time)
-}
-
-fn namespaces() -> String {
-    let out = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
-    if !available() {
-        return;
-    }
     let lab = Lab {
         dir: tempfile::tempdir().unwrap(),
     };
@@ -189,9 +153,9 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
     let index = state["net_index"].as_u64().unwrap();
     let prefix = format!("axtlab{index}-");
     assert_eq!(
-        namespaces()
-            .lines()
-            .filter(|l| l.starts_with(&prefix))
+        netns::namespaces()
+            .iter()
+            .filter(|ns| ns.starts_with(&prefix))
             .count(),
         3,
         "two instances and the target"
@@ -251,38 +215,25 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
     let target_ip = target["ip"].as_str().unwrap().to_owned();
     let http_port = target["http_port"].as_u64().unwrap().to_string();
     let first = &instances[0];
-    let mut forward = Command::new(bin("axt"));
+    let mut forward = process::command(&[], bin("axt"));
     forward
         .args(["portforward", "--instance", first["id"].as_str().unwrap()])
         .args(["--target-server", &target_ip, "--remote-port", &http_port])
         .args(["--local-port", "0"])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    let mut forward = forward.spawn().unwrap();
-    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
-    let local_port: u16 = tokio::time::timeout(LIMIT, async {
-        let mut port = None;
-        while let Some(line) = lines.next_line().await.unwrap() {
-            eprintln!("[portforward] {line}");
-            if let Some(rest) = line.split("local port ").nth(1) {
-                port = rest.split(',').next().and_then(|p| p.trim().parse().ok());
-            }
-            if line.contains("Waiting for connections") {
-                break;
-            }
-        }
-        port.expect("portforward printed no local port")
-    })
-    .await
-    .expect("portforward did not start");
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            eprintln!("[portforward] {line}");
-        }
-    });
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let log = lab.path().join("portforward.log");
+    let mut forward = Supervised::spawn("axt portforward", forward, &log).unwrap();
+    let said = forward.line("local port ", LIMIT).await.unwrap();
+    let local_port: u16 = said
+        .split("local port ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no local port in {said:?}"));
+    forward
+        .line("Waiting for connections", LIMIT)
+        .await
+        .unwrap();
     let page = tokio::time::timeout(LIMIT, async {
         let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", local_port))
             .await
@@ -301,15 +252,8 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
         page.contains(&format!("came from {private_ip}:")),
         "the target saw the instance's private address: {page}"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(forward.id().unwrap() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(LIMIT, forward.wait())
-        .await
-        .expect("portforward did not stop on SIGTERM")
-        .unwrap();
+    forward.terminate();
+    let status = forward.wait_exit(LIMIT).await.unwrap();
     assert!(status.success(), "portforward ended with {status}");
 
     // OpenSSH to the target through the instance, as the tour shows it (when the lab could
@@ -409,27 +353,17 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
     }
 
     // Down: nothing left.
-    let processes: Vec<(u64, u64)> = state["processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["pid"].as_u64().unwrap(),
-                p["start_time"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let processes: Vec<Record> = serde_json::from_value(state["processes"].clone()).unwrap();
     assert!(processes.len() >= 5, "{state}");
     let down = axt(&["lab", "down", "--dir", &dir], &[], None).await;
     assert!(down.status.success(), "axt lab down failed");
-    for (pid, start_time) in processes {
-        assert!(!running(pid, start_time), "pid {pid} still runs");
+    for record in processes {
+        assert!(!process::alive(&record), "{record:?} still runs");
     }
-    let left = namespaces();
+    let left = netns::namespaces();
     assert!(
-        !left.lines().any(|l| l.starts_with(&prefix)),
-        "namespaces left: {left}"
+        !left.iter().any(|ns| ns.starts_with(&prefix)),
+        "namespaces left: {left:?}"
     );
     for link in state["links"].as_array().unwrap() {
         let link = link.as_str().unwrap();

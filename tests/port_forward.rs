@@ -4,19 +4,24 @@
 //! process on the root namespace's address, the control plane and the gateway. No namespace
 //! has a default route, so nothing here can send a packet off the machine.
 //!
-//! These stories need root, iproute2 and OpenSSH (`.ci/run` installs them). Without them
-//! they print why and pass, except under `CI=true`, where that is a failure.
+//! These stories need root, iproute2 and OpenSSH (`.ci/run` installs them). Without them they
+//! show as ignored, except under `CI=true`, where they run and fail.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     process::{Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axt_e2e::{
     bin,
-    netns::{self, Echo, Lab, Lines, SshKeys, Sshd, IP, SSHD},
+    netns::{self, Echo, Lab, Sshd},
     wait_for, Stack,
+};
+use axt_kit::{
+    netns::{Namespace, IP},
+    process::Supervised,
+    sshd::{Keys, SSHD},
 };
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -24,6 +29,15 @@ use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     process::{Child, Command},
 };
+
+axt_e2e::stories! {
+    needs [IP, SSHD, "ssh", "scp", "ssh-keygen"];
+    ssh_runs_commands_on_a_private_host_and_on_the_instance,
+    scp_of_32_mib_through_portforward_arrives_intact,
+    fifty_concurrent_connections_each_get_their_own_data,
+    a_refused_target_is_a_clear_error_and_the_session_ends,
+    the_deny_list_holds_for_metadata_addresses_and_names,
+}
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// The link-local metadata address of most clouds; served in the lab by the target host.
@@ -42,18 +56,8 @@ struct World {
 }
 
 impl World {
-    /// Builds everything, or `None` (after saying why) when this machine cannot.
-    async fn start(
-        test: &str,
-        programs: &[&str],
-        cp_flags: &[&str],
-        hosts: Option<fn(&Lab) -> String>,
-    ) -> Option<Self> {
-        let mut needs = vec![IP];
-        needs.extend_from_slice(programs);
-        if !netns::available(test, &needs) {
-            return None;
-        }
+    /// Builds everything.
+    async fn start(cp_flags: &[&str], hosts: Option<fn(&Lab) -> String>) -> Self {
         let lab = Lab::create();
         let mut stack = Stack::start_on(IpAddr::V4(lab.host), cp_flags, &[]).await;
         let launcher = match hosts {
@@ -63,21 +67,21 @@ impl World {
                 let system = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
                 let path = lab.dir.path().join("hosts");
                 std::fs::write(&path, format!("{system}\n{}\n", extra(&lab))).unwrap();
-                lab.instance.launcher_with_hosts(&path)
+                netns::launcher_with_hosts(&lab.instance, &path)
             }
             None => lab.instance.launcher(),
         };
         let instance = stack.agent_via(&launcher, &[]).await;
-        Some(Self {
+        Self {
             stack,
             instance,
             lab,
-        })
+        }
     }
 
     /// `axt` on the client host, with the lab's credentials, endpoint and CA.
     fn axt(&self) -> Command {
-        let mut cmd = self.lab.client.command(bin("axt"));
+        let mut cmd = on(&self.lab.client, bin("axt"));
         cmd.envs(self.stack.cli_env());
         cmd
     }
@@ -103,8 +107,9 @@ impl World {
 
     /// `axt portforward` on the client host to `target:port`, once it listens.
     async fn portforward(&self, target: &str, port: u16) -> Forward {
-        let mut cmd = self.axt();
-        cmd.args(["portforward", "--instance", &self.instance])
+        let mut cmd = axt_kit::process::command(&self.lab.client.launcher(), bin("axt"));
+        cmd.envs(self.stack.cli_env())
+            .args(["portforward", "--instance", &self.instance])
             .args([
                 "--target-server",
                 target,
@@ -112,20 +117,20 @@ impl World {
                 &port.to_string(),
             ])
             .args(["--local-port", "0"]);
-        let mut child = spawn_piped(cmd);
-        let mut stdout = Lines::read("axt portforward", child.stdout.take().unwrap());
-        let stderr = Lines::read("axt portforward stderr", child.stderr.take().unwrap());
+        let log = self.lab.dir.path().join(format!("portforward-{port}.log"));
+        let mut process = Supervised::spawn("axt portforward", cmd, &log).unwrap();
         // "Port forwarding for SessionId: s-…, local port N, remote port R"
-        let line = stdout.expect("local port", LIMIT).await;
+        let line = process.line("local port", LIMIT).await.unwrap();
         let session = between(&line, "SessionId: ", ",").to_owned();
         let local_port = between(&line, "local port ", ",").parse().unwrap();
-        stdout.expect("Waiting for connections", LIMIT).await;
+        process
+            .line("Waiting for connections", LIMIT)
+            .await
+            .unwrap();
         Forward {
-            child,
+            process,
             session,
             local: SocketAddr::from((Ipv4Addr::LOCALHOST, local_port)),
-            stdout,
-            stderr,
         }
     }
 
@@ -159,28 +164,29 @@ impl World {
     }
 }
 
-/// A running `axt portforward`.
+/// A running `axt portforward` (what it prints is in its log).
 struct Forward {
-    child: Child,
+    process: Supervised,
     session: String,
     /// Where it listens on the client host.
     local: SocketAddr,
-    stdout: Lines,
-    stderr: Lines,
 }
 
 impl Forward {
     /// Ctrl-C (SIGINT, to its pid): it closes its connections, ends the session and exits 0.
     async fn interrupt(mut self) -> Self {
-        let pid = nix::unistd::Pid::from_raw(self.child.id().unwrap() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-        let status = tokio::time::timeout(LIMIT, self.child.wait())
-            .await
-            .expect("axt portforward did not exit after SIGINT")
-            .unwrap();
+        self.process.interrupt();
+        let status = self.process.wait_exit(LIMIT).await.unwrap();
         assert!(status.success(), "axt portforward: {status}");
         self
     }
+}
+
+/// `program` on host `ns`: no stdin, no proxy settings, killed when dropped.
+fn on(ns: &Namespace, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::from(axt_kit::process::command(&ns.launcher(), program));
+    cmd.kill_on_drop(true);
+    cmd
 }
 
 fn spawn_piped(mut cmd: Command) -> Child {
@@ -221,26 +227,14 @@ fn sha256(path: &std::path::Path) -> String {
     format!("{:x}", hasher.finalize())
 }
 
-/// Polls `probe` every 50 ms until what it returns satisfies `done`, for at most `LIMIT`;
-/// returns that, or panics with the last answer. For the records, which the gateway writes
-/// after it has closed the client's WebSocket.
+/// Asks `probe` until its answer satisfies `done`, for at most [`LIMIT`]: for the records,
+/// which the gateway writes after it has closed the client's WebSocket.
 async fn eventually<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
     what: &str,
-    mut probe: impl FnMut() -> F,
+    probe: impl FnMut() -> F,
     done: impl Fn(&T) -> bool,
 ) -> T {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let answer = probe().await;
-        if done(&answer) {
-            return answer;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {LIMIT:?}; last: {answer:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    axt_kit::wait::eventually(LIMIT, what, probe, done).await
 }
 
 /// Asserts that the (first) connection of a port session is recorded `Failed` with the
@@ -258,19 +252,9 @@ async fn assert_open_port_failed(w: &World, session_id: &str) {
     assert_ne!(connections[0]["EndTime"], "", "{connections:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
 async fn ssh_runs_commands_on_a_private_host_and_on_the_instance() {
-    let Some(w) = World::start(
-        "ssh_runs_commands_on_a_private_host_and_on_the_instance",
-        &[SSHD, "ssh", "ssh-keygen"],
-        &[],
-        None,
-    )
-    .await
-    else {
-        return;
-    };
-    let keys = SshKeys::generate(w.lab.dir.path());
+    let w = World::start(&[], None).await;
+    let keys = Keys::generate(w.lab.dir.path(), "axt-e2e").unwrap();
     let target_ssh = SocketAddr::from((w.lab.target_ip, 22));
     let _target_sshd = Sshd::start(&w.lab.target, target_ssh, &keys, w.lab.dir.path()).await;
     let instance_ssh = SocketAddr::from((Ipv4Addr::LOCALHOST, 22));
@@ -282,7 +266,7 @@ async fn ssh_runs_commands_on_a_private_host_and_on_the_instance() {
     // ssh -o ProxyCommand="axt ssh …" to the private host: the target sees the connection
     // come from the instance host.
     let axt = bin("axt");
-    let mut ssh = w.lab.client.command("ssh");
+    let mut ssh = on(&w.lab.client, "ssh");
     ssh.envs(w.stack.cli_env())
         .args(keys.client_options())
         .arg("-o")
@@ -339,7 +323,7 @@ async fn ssh_runs_commands_on_a_private_host_and_on_the_instance() {
         ),
     )
     .unwrap();
-    let mut ssh = w.lab.client.command("ssh");
+    let mut ssh = on(&w.lab.client, "ssh");
     ssh.envs(w.stack.cli_env())
         .arg("-F")
         .arg(&config)
@@ -356,21 +340,15 @@ async fn ssh_runs_commands_on_a_private_host_and_on_the_instance() {
     w.ended(session["SessionId"].as_str().unwrap()).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
 async fn scp_of_32_mib_through_portforward_arrives_intact() {
-    let Some(w) = World::start(
-        "scp_of_32_mib_through_portforward_arrives_intact",
-        &[SSHD, "ssh", "scp", "ssh-keygen"],
+    let w = World::start(
         // No bandwidth cap: at the default 200 KB/s, 32 MiB would take minutes.
         &["--session-rate-limit", "0"],
         None,
     )
-    .await
-    else {
-        return;
-    };
+    .await;
     let dir = w.lab.dir.path();
-    let keys = SshKeys::generate(dir);
+    let keys = Keys::generate(dir, "axt-e2e").unwrap();
     let target_ssh = SocketAddr::from((w.lab.target_ip, 22));
     let _sshd = Sshd::start(&w.lab.target, target_ssh, &keys, dir).await;
     let source = dir.join("random.bin");
@@ -383,15 +361,14 @@ async fn scp_of_32_mib_through_portforward_arrives_intact() {
     let copy = target_dir.path().join("copy.bin");
 
     let forward = w.portforward(&w.lab.target_ip.to_string(), 22).await;
-    let mut scp = w.lab.client.command("scp");
+    let mut scp = on(&w.lab.client, "scp");
     scp.args(keys.client_options())
         .args(["-q", "-P", &forward.local.port().to_string()])
         .arg(&source)
         .arg(format!("root@127.0.0.1:{}", copy.display()));
-    let started = Instant::now();
+
     let out = run(scp, Duration::from_secs(300)).await;
     assert!(out.status.success(), "{out:?}");
-    eprintln!("scp of 32 MiB took {:?}", started.elapsed());
     assert_eq!(sha256(&copy), sha256(&source));
 
     let forward = forward.interrupt().await;
@@ -412,24 +389,15 @@ async fn scp_of_32_mib_through_portforward_arrives_intact() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
 async fn fifty_concurrent_connections_each_get_their_own_data() {
     const CONNECTIONS: usize = 50;
     const SIZE: usize = 16 * 1024;
-    let Some(w) = World::start(
-        "fifty_concurrent_connections_each_get_their_own_data",
-        &[],
-        &[],
-        None,
-    )
-    .await
-    else {
-        return;
-    };
+    let w = World::start(&[], None).await;
     let echo = Echo::serve(
         w.lab
             .target
-            .listen(SocketAddr::from((w.lab.target_ip, ECHO_PORT))),
+            .listen(SocketAddr::from((w.lab.target_ip, ECHO_PORT)))
+            .unwrap(),
     );
     let forward = w.portforward(&w.lab.target_ip.to_string(), ECHO_PORT).await;
     let local = forward.local;
@@ -446,7 +414,6 @@ async fn fifty_concurrent_connections_each_get_their_own_data() {
     })
     .await;
 
-    let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, stream) in streams.into_iter().enumerate() {
         stream.set_nonblocking(true).unwrap();
@@ -468,10 +435,6 @@ async fn fifty_concurrent_connections_each_get_their_own_data() {
     let results = tokio::time::timeout(Duration::from_secs(120), tasks.join_all())
         .await
         .expect("the connections did not finish in time");
-    eprintln!(
-        "{CONNECTIONS} × {SIZE} bytes echoed in {:?}",
-        started.elapsed()
-    );
     for (i, same, len) in results {
         assert!(same, "connection {i} got {len} bytes that are not its own");
     }
@@ -516,23 +479,14 @@ fn payload(i: usize, size: usize) -> Vec<u8> {
     data
 }
 
-#[tokio::test(flavor = "multi_thread")]
 async fn a_refused_target_is_a_clear_error_and_the_session_ends() {
-    let Some(w) = World::start(
-        "a_refused_target_is_a_clear_error_and_the_session_ends",
-        &[],
-        &[],
-        None,
-    )
-    .await
-    else {
-        return;
-    };
+    let w = World::start(&[], None).await;
     let target = w.lab.target_ip.to_string();
     let _echo = Echo::serve(
         w.lab
             .target
-            .listen(SocketAddr::from((w.lab.target_ip, ECHO_PORT))),
+            .listen(SocketAddr::from((w.lab.target_ip, ECHO_PORT)))
+            .unwrap(),
     );
 
     // axt ssh: exit 1 with the agent's reason; the record says the port did not open.
@@ -558,8 +512,12 @@ async fn a_refused_target_is_a_clear_error_and_the_session_ends() {
         .await
         .expect("the local connection to a refused target stayed open");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-    forward.stderr.expect("Open_port_failed", LIMIT).await;
-    forward.stdout.expect("closed", LIMIT).await;
+    forward
+        .process
+        .line("Open_port_failed", LIMIT)
+        .await
+        .unwrap();
+    forward.process.line("closed", LIMIT).await.unwrap();
     let forward = forward.interrupt().await;
     w.ended(&forward.session).await;
     assert_open_port_failed(&w, &forward.session).await;
@@ -570,11 +528,8 @@ async fn a_refused_target_is_a_clear_error_and_the_session_ends() {
     assert_eq!(text(&out.stdout), "still-here\n");
 }
 
-#[tokio::test(flavor = "multi_thread")]
 async fn the_deny_list_holds_for_metadata_addresses_and_names() {
-    let Some(w) = World::start(
-        "the_deny_list_holds_for_metadata_addresses_and_names",
-        &[],
+    let w = World::start(
         &[],
         // Names for the agent only (its own /etc/hosts, in its own mount namespace).
         Some(|lab| {
@@ -584,30 +539,33 @@ async fn the_deny_list_holds_for_metadata_addresses_and_names() {
             )
         }),
     )
-    .await
-    else {
-        return;
-    };
+    .await;
     for ns in [&w.lab.client, &w.lab.instance, &w.lab.target] {
         let out = std::process::Command::new(IP)
-            .args(["-n", &ns.name, "route", "show", "default"])
+            .args(["-n", ns.name(), "route", "show", "default"])
             .output()
             .unwrap();
         assert!(
             out.status.success() && out.stdout.is_empty(),
             "{}: {out:?}",
-            ns.name
+            ns.name()
         );
     }
 
     // The metadata address is live on the target host and routed from the instance host:
     // the deny-list is all that stands between the agent and it.
     w.lab.serve_on_target(METADATA);
-    let metadata = Echo::serve(w.lab.target.listen(SocketAddr::from((METADATA, 80))));
+    let metadata = Echo::serve(
+        w.lab
+            .target
+            .listen(SocketAddr::from((METADATA, 80)))
+            .unwrap(),
+    );
     let _echo = Echo::serve(
         w.lab
             .target
-            .listen(SocketAddr::from((w.lab.target_ip, ECHO_PORT))),
+            .listen(SocketAddr::from((w.lab.target_ip, ECHO_PORT)))
+            .unwrap(),
     );
     let probe = w
         .lab

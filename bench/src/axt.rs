@@ -11,7 +11,9 @@ use std::{
 
 use anyhow::{bail, Context as _};
 
-use crate::procs::{self, Proc};
+use axt_kit::process::Supervised;
+
+use crate::procs;
 
 const KEY_ID: &str = "LTAIbenchKey000000000001";
 const SECRET: &str = "axt-bench-secret";
@@ -38,7 +40,7 @@ pub struct Options {
 pub struct Axt {
     /// The local port of `axt portforward`.
     pub addr: SocketAddr,
-    procs: Vec<Proc>,
+    procs: Vec<Supervised>,
 }
 
 impl Axt {
@@ -46,10 +48,7 @@ impl Axt {
     pub fn pids(&self) -> Vec<(String, u32)> {
         self.procs
             .iter()
-            .map(|p| {
-                let name = p.log.file_stem().unwrap_or_default().to_string_lossy();
-                (name.into_owned(), p.pid())
-            })
+            .map(|p| (p.name().to_owned(), p.pid()))
             .collect()
     }
 }
@@ -94,7 +93,7 @@ pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt
         .args(["--admin-access-key-secret", SECRET])
         // The point of the benchmark: the session bandwidth cap (200 KB/s by default) lifted.
         .args(["--session-rate-limit", "0"]);
-    procs.push(Proc::spawn("control-plane", cp, dir)?);
+    procs.push(procs::spawn("control-plane", cp, dir)?);
     let cp_addr = procs::wait_for_file(&cp_dir.join("listen-addr"))?;
 
     let gw_dir = dir.join("gw");
@@ -112,8 +111,8 @@ pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt
     if let Some(hold) = opts.input_hold_ms {
         gw.args(["--input-hold-ms", &hold.to_string()]);
     }
-    let mut gateway = Proc::spawn("gateway", gw, dir)?;
-    gateway.wait_for("gateway listening")?;
+    let mut gateway = procs::spawn("gateway", gw, dir)?;
+    procs::wait_for(&mut gateway, "gateway listening")?;
     procs.push(gateway);
     let ca = gw_dir.join("ca.pem");
 
@@ -146,8 +145,8 @@ pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt
     let mut run = Command::new(bin("axt-agent"));
     run.args(["run", "--state-dir"]).arg(&state);
     run.env("RUST_LOG", "info");
-    let mut agent = Proc::spawn("agent", run, dir)?;
-    agent.wait_for("kick channel open")?;
+    let mut agent = procs::spawn("agent", run, dir)?;
+    procs::wait_for(&mut agent, "kick channel open")?;
     procs.push(agent);
 
     let mut forward = Command::new(bin("axt"));
@@ -163,8 +162,8 @@ pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt
     if let Some(size) = opts.frame_size {
         forward.args(["--frame-size", &size.to_string()]);
     }
-    let mut portforward = Proc::spawn("portforward", forward, dir)?;
-    let said = portforward.wait_for("local port")?;
+    let mut portforward = procs::spawn("portforward", forward, dir)?;
+    let said = procs::wait_for(&mut portforward, "local port")?;
     procs.push(portforward);
     let port: u16 = said
         .split(',')

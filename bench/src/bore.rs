@@ -1,4 +1,4 @@
-//! bore (crates.io `bore-cli`), the reference tunnel: `bore server` on loopback and
+//! bore (the `bore-cli` package), the reference tunnel: `bore server` on loopback and
 //! `bore local <target port> --to 127.0.0.1`, whose public port carries the measurements.
 //!
 //! bore's path is the plainest a TCP tunnel can have — per connection, the server asks the
@@ -13,7 +13,9 @@ use std::{
 
 use anyhow::{bail, Context as _};
 
-use crate::procs::{self, Proc};
+use axt_kit::process::Supervised;
+
+use crate::procs;
 
 /// The port `bore server` always uses for its control connections (not configurable).
 pub const CONTROL_PORT: u16 = 7835;
@@ -26,8 +28,8 @@ pub struct Bore {
     /// The tunnel's public address.
     pub addr: SocketAddr,
     // Dropped client first: the server outliving it for a moment is harmless.
-    client: Proc,
-    server: Proc,
+    client: Supervised,
+    server: Supervised,
 }
 
 impl Bore {
@@ -53,15 +55,15 @@ pub fn start(bore: &Path, target_port: u16, logs: &Path) -> anyhow::Result<Bore>
     let mut server = Command::new(bore);
     server.args(["server", "--bind-addr", "127.0.0.1"]);
     server.env("RUST_LOG", "info");
-    let mut server = Proc::spawn("bore-server", server, logs)?;
-    server.wait_for("server listening")?;
+    let mut server = procs::spawn("bore-server", server, logs)?;
+    procs::wait_for(&mut server, "server listening")?;
 
     let mut client = Command::new(bore);
     client.args(["local", &target_port.to_string()]);
     client.args(["--local-host", "127.0.0.1", "--to", "127.0.0.1"]);
     client.env("RUST_LOG", "info");
-    let mut client = Proc::spawn("bore-local", client, logs)?;
-    let listening = client.wait_for("listening at")?;
+    let mut client = procs::spawn("bore-local", client, logs)?;
+    let listening = procs::wait_for(&mut client, "listening at")?;
     let addr = listening
         .split_whitespace()
         .next()

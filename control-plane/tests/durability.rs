@@ -1,46 +1,35 @@
 //! The real binary, killed with SIGKILL and restarted on the same data directory: nothing that
 //! was committed is lost. Also the first-start bootstrap of a generated admin key.
 
-use std::{
-    io::{BufRead as _, BufReader},
-    os::unix::fs::PermissionsExt as _,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{os::unix::fs::PermissionsExt as _, path::Path, time::Duration};
 
+use axt_kit::process::Supervised;
 use axt_proto::openapi::{v1, Credentials, Params, TIMESTAMP_FORMAT};
 use serde_json::Value;
 
-/// Starts the binary on port 0 and reads its address from the "listening" log line, waiting
-/// at most 20 s for it.
-fn spawn(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_axt-control-plane"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+/// Starts the binary on port 0 and reads its address from the file it writes once listening,
+/// waiting at most 20 s for it.
+async fn spawn(dir: &Path) -> (Supervised, String) {
+    let addr_file = dir.join(axt_control_plane::LISTEN_ADDR_FILE);
+    let _ = std::fs::remove_file(&addr_file);
+    let mut cmd = axt_kit::process::command(&[], env!("CARGO_BIN_EXE_axt-control-plane"));
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env_remove("AXT_ADMIN_ACCESS_KEY_ID")
         .env_remove("AXT_ADMIN_ACCESS_KEY_SECRET")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+        .env("RUST_LOG", "info");
+    let log = dir.join("control-plane.log");
+    let mut child = Supervised::spawn("control-plane", cmd, &log).unwrap();
+    let addr = child
+        .ready("listening", Duration::from_secs(20), || {
+            std::fs::read_to_string(&addr_file).ok()
+        })
+        .await
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("addr=").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the control plane did not start");
     (child, addr)
 }
 
-fn call(addr: &str, id: &str, secret: &str, action: &str, pairs: &[(&str, &str)]) -> Value {
+async fn call(addr: &str, id: &str, secret: &str, action: &str, pairs: &[(&str, &str)]) -> Value {
     let mut p: Params = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -60,25 +49,19 @@ fn call(addr: &str, id: &str, secret: &str, action: &str, pairs: &[(&str, &str)]
     let query: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(p.iter())
         .finish();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/?{query}"))
+        .send()
+        .await
         .unwrap();
-    rt.block_on(async {
-        let resp = reqwest::Client::new()
-            .post(format!("http://{addr}/?{query}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        resp.json().await.unwrap()
-    })
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
 }
 
-#[test]
-fn kill_9_loses_no_committed_record() {
+#[tokio::test]
+async fn kill_9_loses_no_committed_record() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = spawn(dir.path());
+    let (mut child, addr) = spawn(dir.path()).await;
     let key_file = dir.path().join("admin-access-key.json");
     assert_eq!(
         std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
@@ -96,7 +79,8 @@ fn kill_9_loses_no_committed_record() {
         secret,
         "RunInstances",
         &[("RegionId", "cn-hangzhou")],
-    );
+    )
+    .await;
     let instance = run["InstanceIdSets"]["InstanceIdSet"][0]
         .as_str()
         .unwrap()
@@ -107,11 +91,11 @@ fn kill_9_loses_no_committed_record() {
         secret,
         "CreateActivation",
         &[("RegionId", "cn-hangzhou")],
-    );
-    child.kill().unwrap(); // SIGKILL: no shutdown, no checkpoint
-    child.wait().unwrap();
+    )
+    .await;
+    child.kill(); // SIGKILL: no shutdown, no checkpoint
 
-    let (mut child, addr) = spawn(dir.path());
+    let (mut child, addr) = spawn(dir.path()).await;
     // The same key still works: it was neither lost nor regenerated.
     let listed = call(
         &addr,
@@ -119,7 +103,8 @@ fn kill_9_loses_no_committed_record() {
         secret,
         "DescribeInstances",
         &[("RegionId", "cn-hangzhou")],
-    );
+    )
+    .await;
     assert_eq!(
         listed["Instances"]["Instance"][0]["InstanceId"],
         instance.as_str()
@@ -130,13 +115,13 @@ fn kill_9_loses_no_committed_record() {
         secret,
         "DescribeActivations",
         &[("RegionId", "cn-hangzhou")],
-    );
+    )
+    .await;
     assert_eq!(
         acts["ActivationList"][0]["ActivationId"],
         act["ActivationId"]
     );
     let again: Value = serde_json::from_slice(&std::fs::read(&key_file).unwrap()).unwrap();
     assert_eq!(again["AccessKeyId"], key["AccessKeyId"]);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
 }

@@ -30,6 +30,29 @@ pub async fn assert_within(limit: Duration, what: &str, mut condition: impl FnMu
     }
 }
 
+/// Asks `probe` again and again (every [`POLL`]) until its answer satisfies `done`, for at
+/// most `limit`; returns that answer, or panics naming `what` with the last answer (for tests
+/// that watch a record another process writes).
+pub async fn eventually<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
+    limit: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let answer = probe().await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}; the last answer: {answer:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,50 +1,36 @@
 //! The whole stack for end-to-end tests: a control plane and a gateway in this process on
-//! port 0, the real `axt-agent` and `axt` binaries as child processes, and helpers to wait on
-//! what they print with bounded timeouts. Every address is loopback, except in the stories
-//! across network namespaces (`netns`), where the stack listens on a lab address of its own.
+//! port 0, the real `axt-agent` and `axt` binaries of the build under test as child processes
+//! (their logs in files, shown when a test fails), and helpers to wait on what they do with
+//! bounded timeouts. Every address is loopback, except in the stories across network
+//! namespaces (`netns`), where the stack listens on a lab address of its own.
 
 pub mod api;
 pub mod client;
+pub mod harness;
 pub mod netns;
 pub mod proxy;
 pub mod pty;
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::PathBuf,
+    process::{Command, Stdio},
     sync::Arc,
     time::Duration,
 };
 
+use axt_kit::process::{run_to_end, Supervised};
 use clap::Parser as _;
 use serde_json::Value;
 
 pub use api::Api;
+pub use axt_kit::PROXY_VARS;
+pub use harness::bin;
 
 pub const KEY_ID: &str = "LTAIe2eTestKey0000000001";
 pub const SECRET: &str = "e2e-test-secret";
 pub const REGION: &str = "cn-hangzhou";
 pub const INTERNAL_TOKEN: &str = "e2e-internal-token";
-
-/// Where the workspace's binaries are: `AXT_BIN_DIR`, else `target/debug` of the workspace.
-pub fn bin(name: &str) -> PathBuf {
-    let dir = std::env::var_os("AXT_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-                .join("debug")
-        });
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
-}
 
 /// A control plane and a gateway, TLS with a fresh lab CA.
 pub struct Stack {
@@ -55,7 +41,7 @@ pub struct Stack {
     pub plane: Arc<axt_control_plane::Shared>,
     pub gateway: Arc<axt_gateway::Shared>,
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
-    children: Vec<Child>,
+    agents: Vec<Supervised>,
 }
 
 impl Stack {
@@ -142,7 +128,7 @@ impl Stack {
             plane,
             gateway: gw_shared,
             stops,
-            children: Vec::new(),
+            agents: Vec::new(),
         }
     }
 
@@ -182,50 +168,21 @@ impl Stack {
     /// through `launcher` (a program and its arguments that end by running the command they are
     /// given, such as `ip netns exec NS`), so the agent can run on another (network) host.
     pub async fn agent_via(&mut self, launcher: &[String], extra: &[&str]) -> String {
-        let act = self
-            .api()
-            .call("CreateActivation", &[("RegionId", REGION)])
-            .await
-            .1;
-        let state = self
-            .dir
-            .path()
-            .join(format!("agent-{}", self.children.len()));
-        let status = launched(launcher, &bin("axt-agent"))
-            .args([
-                "register",
-                "--server",
-                &self.gw_addr.to_string(),
-                "--region",
-                REGION,
-            ])
-            .args(["--activation-code", act["ActivationCode"].as_str().unwrap()])
-            .args(["--activation-id", act["ActivationId"].as_str().unwrap()])
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--ca-cert")
-            .arg(&self.ca)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "axt-agent register failed");
-        let instance = std::fs::read_to_string(state.join("instance-id"))
-            .unwrap()
-            .trim()
-            .to_owned();
-        let child = launched(launcher, &bin("axt-agent"))
-            .args(["run", "--state-dir"])
-            .arg(&state)
-            .args(default_user_args())
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        self.children.push(child);
+        let name = format!("agent-{}", self.agents.len());
+        let dir = self.dir.path().to_owned();
+        let (agent, instance) = start_agent(
+            &self.api(),
+            &dir,
+            &name,
+            launcher,
+            self.gw_addr,
+            &self.ca,
+            extra,
+        )
+        .await;
+        self.agents.push(agent);
         let gateway = self.gateway.clone();
-        wait_for(Duration::from_secs(30), || gateway.kicks.online(&instance)).await;
+        wait_for(LIMIT, || gateway.kicks.online(&instance)).await;
         instance
     }
 
@@ -236,9 +193,8 @@ impl Stack {
 
     /// Kills every agent this stack started (SIGKILL: no goodbye to the gateway).
     pub fn stop_agents(&mut self) {
-        for mut child in self.children.drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
+        for mut agent in self.agents.drain(..) {
+            agent.kill();
         }
     }
 
@@ -277,42 +233,62 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        for mut child in self.children.drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // The agents go first (killed by pid; their logs shown if the test failed).
+        self.agents.clear();
         for stop in self.stops.drain(..) {
             let _ = stop.send(());
         }
     }
 }
 
-/// `program` run through `launcher` (nothing when empty); proxy settings removed, as nothing
-/// here goes through a proxy.
-fn launched(launcher: &[String], program: &Path) -> Command {
-    let mut cmd = match launcher.split_first() {
-        Some((first, rest)) => {
-            let mut cmd = Command::new(first);
-            cmd.args(rest).arg(program);
-            cmd
-        }
-        None => Command::new(program),
-    };
-    for var in PROXY_VARS {
-        cmd.env_remove(var);
-    }
-    cmd
+/// Registers an agent with a fresh activation of `api` and runs it against the gateway at
+/// `server` (trusting `ca`), through `launcher`; its state and log are `dir/<name>` and
+/// `dir/<name>.log`. Returns it (killed on drop) and its instance id.
+pub async fn start_agent(
+    api: &Api,
+    dir: &std::path::Path,
+    name: &str,
+    launcher: &[String],
+    server: SocketAddr,
+    ca: &std::path::Path,
+    extra: &[&str],
+) -> (Supervised, String) {
+    let act = api
+        .call("CreateActivation", &[("RegionId", REGION)])
+        .await
+        .1;
+    let state = dir.join(name);
+    let log = dir.join(format!("{name}.log"));
+    let mut register = axt_kit::process::command(launcher, bin("axt-agent"));
+    register
+        .args([
+            "register",
+            "--server",
+            &server.to_string(),
+            "--region",
+            REGION,
+        ])
+        .args(["--activation-code", act["ActivationCode"].as_str().unwrap()])
+        .args(["--activation-id", act["ActivationId"].as_str().unwrap()])
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--ca-cert")
+        .arg(ca);
+    run_to_end(&format!("{name} register"), register, &log, LIMIT)
+        .await
+        .unwrap();
+    let instance = std::fs::read_to_string(state.join("instance-id"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut run = axt_kit::process::command(launcher, bin("axt-agent"));
+    run.args(["run", "--state-dir"])
+        .arg(&state)
+        .args(default_user_args())
+        .args(extra)
+        .env("RUST_LOG", "info");
+    (Supervised::spawn(name, run, &log).unwrap(), instance)
 }
-
-/// The environment variables that would send HTTP(S) through a proxy.
-pub const PROXY_VARS: &[&str] = &[
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-];
 
 /// The agent's `--default-user`: sessions run as a non-root user. As root (CI) that is a test
 /// user created on demand; otherwise the current user.
@@ -338,21 +314,13 @@ pub fn default_user_args() -> Vec<String> {
 }
 
 pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    nix::unistd::geteuid().is_root()
 }
 
-/// Waits for `condition`, checking every 20 ms, for at most `limit`.
-pub async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "condition not met within {limit:?}"
-        );
-        tick.tick().await;
-    }
+/// Waits for `condition` for at most `limit`; fails the test when it never holds.
+pub async fn wait_for(limit: Duration, condition: impl FnMut() -> bool) {
+    axt_kit::wait::assert_within(limit, "a condition the test waits for", condition).await;
 }
+
+/// How long a service of the stack may take to be ready.
+const LIMIT: Duration = Duration::from_secs(30);

@@ -1,12 +1,9 @@
-//! The real `axt-agent` binary: `register` runs to completion, `run` is a child process that
-//! is killed when the test ends.
+//! The real `axt-agent` binary: `register` runs to completion, `run` is a supervised child
+//! process that is killed when the test ends.
 
-use std::{
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    process::{Command, Stdio},
-    sync::OnceLock,
-};
+use std::{net::SocketAddr, path::Path, process::Command, sync::OnceLock};
+
+use axt_kit::process::Supervised;
 
 use super::{Luban, WAIT};
 
@@ -68,31 +65,23 @@ pub async fn register(
     )
 }
 
-/// A running `axt-agent run`, killed on drop, when its log is shown if the test failed (or
-/// `AXT_TEST_SHOW_AGENT_LOG` is set).
-pub struct Agent {
-    child: tokio::process::Child,
-    log: PathBuf,
-}
+/// A running `axt-agent run`, killed (by its pid) on drop; its log, in a file, is shown when
+/// the test fails.
+pub struct Agent(Supervised);
 
 impl Agent {
     pub fn start(state_dir: &Path, extra: &[&str]) -> Self {
         let log = state_dir.with_extension("log");
-        let child = tokio::process::Command::new(agent_bin())
-            .args(["run", "--state-dir"])
+        let mut cmd = axt_kit::process::command(&[], agent_bin());
+        cmd.args(["run", "--state-dir"])
             .arg(state_dir)
             .args(["--default-user", &session_user()])
             .args(extra)
             .env(
                 "RUST_LOG",
                 "debug,hyper=info,reqwest=info,tungstenite=info,tokio_tungstenite=info",
-            )
-            .stdin(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        Self { child, log }
+            );
+        Self(Supervised::spawn("axt-agent", cmd, &log).unwrap())
     }
 
     /// Registers in a fresh directory under `root` and starts the agent.
@@ -102,34 +91,14 @@ impl Agent {
         assert!(ok, "register failed: {stderr}");
         Self::start(&state, extra)
     }
-}
 
-impl Agent {
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let pid = self.child.id().expect("the agent already exited");
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.0.terminate();
     }
 
     /// Waits (bounded) for the process to exit.
     pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
-        tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("the agent did not exit")
-            .unwrap()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        // SIGKILL now; tokio reaps the process in the background.
-        let _ = self.child.start_kill();
-        if std::thread::panicking() || std::env::var_os("AXT_TEST_SHOW_AGENT_LOG").is_some() {
-            eprintln!(
-                "--- agent log ---\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
+        self.0.wait_exit(WAIT).await.unwrap()
     }
 }

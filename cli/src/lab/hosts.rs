@@ -13,7 +13,7 @@ pub(super) async fn start_target(
     let (ip, launcher, netns) = match plan {
         Some(plan) => (
             plan.target_ip(),
-            netns_launcher(&plan.target_ns()),
+            netns::launcher(&plan.target_ns()),
             Some(plan.target_ns()),
         ),
         None => (LOOPBACK_TARGET, Vec::new(), None),
@@ -21,18 +21,17 @@ pub(super) async fn start_target(
     let http = SocketAddr::new(ip.into(), net::TARGET_HTTP_PORT);
     let ready = lab.dir.join("target-http.ready");
     let _ = std::fs::remove_file(&ready);
-    let mut cmd = procs::command(&launcher, &bins.axt);
+    let mut cmd = process::command(&launcher, &bins.axt);
     cmd.args(["lab", "serve-target", "--listen", &http.to_string()])
         .args(["--name", netns.as_deref().unwrap_or("the loopback target")])
         .arg("--ready-file")
         .arg(&ready);
     let started = lab.start("target-http", cmd)?;
-    procs::wait_until(&mut lab.started[started], "listening", START_LIMIT, || {
-        ready.exists().then_some(())
-    })
-    .await?;
+    lab.started[started]
+        .ready("listening", START_LIMIT, || ready.exists().then_some(()))
+        .await?;
 
-    let sshd = Path::new("/usr/sbin/sshd");
+    let sshd = Path::new(axt_kit::sshd::SSHD);
     let root = nix::unistd::geteuid().is_root();
     let mut ssh_port = None;
     let mut ssh_key = None;
@@ -43,9 +42,13 @@ pub(super) async fn start_target(
     };
     let files = if sshd.exists() && root {
         // Without ssh-keygen, say so and go on: the web service is the tour's target.
-        target::ssh_files(&lab.dir.join("ssh"), SocketAddr::new(ip.into(), port))
-            .map_err(|err| eprintln!("axt lab: no sshd on the target ({err:#})"))
-            .ok()
+        target::sshd(
+            &lab.dir.join("ssh"),
+            &launcher,
+            SocketAddr::new(ip.into(), port),
+        )
+        .map_err(|err| eprintln!("axt lab: no sshd on the target ({err:#})"))
+        .ok()
     } else {
         eprintln!(
             "axt lab: no sshd on the target ({})",
@@ -57,17 +60,13 @@ pub(super) async fn start_target(
         );
         None
     };
-    if let Some(files) = files {
-        let mut cmd = procs::command(&launcher, sshd);
-        cmd.args(["-D", "-e", "-f"]).arg(&files.config);
+    if let Some((cmd, client_key)) = files {
         let started = lab.start("target-sshd", cmd)?;
-        let watch = LogWatch::from_start(&lab.log("target-sshd"));
-        procs::wait_until(&mut lab.started[started], "listening", START_LIMIT, || {
-            watch.find("Server listening on")
-        })
-        .await?;
+        lab.started[started]
+            .line(axt_kit::sshd::READY, START_LIMIT)
+            .await?;
         ssh_port = Some(port);
-        ssh_key = Some(files.client_key);
+        ssh_key = Some(client_key);
     }
     lab.state.target = Some(Target {
         netns,
@@ -91,7 +90,7 @@ pub(super) async fn start_instance(
 ) -> anyhow::Result<Instance> {
     let name = format!("instance-{i}");
     let state_dir = lab.dir.join("agents").join(&name);
-    let launcher = plan.map_or_else(Vec::new, |p| netns_launcher(&p.instance_ns(i)));
+    let launcher = plan.map_or_else(Vec::new, |p| netns::launcher(&p.instance_ns(i)));
     let log = lab.log(&name);
     let _ = std::fs::remove_file(&log);
     let gateway = lab.state.gateway.clone();
@@ -107,7 +106,7 @@ pub(super) async fn start_instance(
                 .map(str::to_owned)
                 .with_context(|| format!("CreateActivation answered without {key}"))
         };
-        let mut cmd = procs::command(&launcher, &bins.agent);
+        let mut cmd = process::command(&launcher, &bins.agent);
         cmd.args(["register", "--server", &gateway, "--region", REGION])
             .args(["--activation-id", &field("ActivationId")?])
             .args(["--instance-name", &name])
@@ -117,14 +116,14 @@ pub(super) async fn start_instance(
             .arg(&ca)
             // The code stays out of the process list.
             .env("AXT_ACTIVATION_CODE", field("ActivationCode")?);
-        procs::run_to_end(&format!("{name} register"), cmd, &log, REGISTER_LIMIT).await?;
+        process::run_to_end(&format!("{name} register"), cmd, &log, REGISTER_LIMIT).await?;
     }
     let id = std::fs::read_to_string(&id_file)
         .with_context(|| format!("reading {}", id_file.display()))?
         .trim()
         .to_owned();
 
-    let mut cmd = procs::command(&launcher, &bins.agent);
+    let mut cmd = process::command(&launcher, &bins.agent);
     cmd.args(["run", "--server", &gateway])
         .arg("--state-dir")
         .arg(&state_dir)
@@ -136,13 +135,11 @@ pub(super) async fn start_instance(
     }
     let watch = LogWatch::from_end(&log);
     let started = lab.start_appending(&name, cmd)?;
-    procs::wait_until(
-        &mut lab.started[started],
-        "opening its kick channel",
-        START_LIMIT,
-        || watch.find(AGENT_READY),
-    )
-    .await?;
+    lab.started[started]
+        .ready("opening its kick channel", START_LIMIT, || {
+            watch.find(AGENT_READY)
+        })
+        .await?;
     Ok(Instance {
         name,
         id,

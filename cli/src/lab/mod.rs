@@ -14,11 +14,11 @@
 //! started and created, [`state`]), `logs/` (one file per process), the control plane's
 //! SQLite and admin key, the gateway's CA, the agents' identities (kept, so the same
 //! instances come back on the next `up`). `axt lab down` stops the processes by pid and
-//! removes the namespaces, links and routes by name ([`procs`], [`net`]).
+//! removes the namespaces, links and routes by name ([`net`]; processes are supervised with
+//! `axt_kit::process`).
 
 mod hosts;
 pub mod net;
-pub mod procs;
 pub mod state;
 mod summary;
 pub mod target;
@@ -31,6 +31,10 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
+use axt_kit::{
+    netns,
+    process::{self, LogWatch, Record, Supervised},
+};
 use axt_proto::openapi::Params;
 
 use crate::{
@@ -40,8 +44,7 @@ use crate::{
 };
 use hosts::{start_instance, start_target};
 use net::Plan;
-use procs::{LogWatch, Started};
-use state::{Instance, LabState, Mode, Process, Target};
+use state::{Instance, LabState, Mode, Target};
 use summary::{exports, quote, summary, write_env_file};
 
 /// The region of the lab's instances and sessions.
@@ -102,11 +105,11 @@ impl Binaries {
 }
 
 /// The lab being built: its directory, its state (saved at every step) and the handles of
-/// the processes started so far.
+/// the processes started so far (let go to run on their own once the whole lab is up).
 struct Builder {
     dir: PathBuf,
     state: LabState,
-    started: Vec<Started>,
+    started: Vec<Supervised>,
 }
 
 impl Builder {
@@ -121,10 +124,14 @@ impl Builder {
     /// Starts `cmd` in the background as `name` (log `logs/<name>.log`, truncated), records
     /// it, and returns its index in `started`.
     fn start(&mut self, name: &str, cmd: std::process::Command) -> anyhow::Result<usize> {
-        let log = self.log(name);
-        let _ = std::fs::remove_file(&log);
-        let started = procs::spawn(name, cmd, &log)?;
-        self.state.processes.push(started.record.clone());
+        let _ = std::fs::remove_file(self.log(name));
+        self.start_appending(name, cmd)
+    }
+
+    /// Like [`Builder::start`], appending to the log (after a `register` wrote to it).
+    fn start_appending(&mut self, name: &str, cmd: std::process::Command) -> anyhow::Result<usize> {
+        let started = Supervised::spawn_in_own_group(name, cmd, &self.log(name))?;
+        self.state.processes.push(started.record());
         self.started.push(started);
         self.save()?;
         Ok(self.started.len() - 1)
@@ -136,7 +143,7 @@ async fn up(args: &LabUpArgs) -> anyhow::Result<ExitCode> {
     let bins = Binaries::find()?;
     let dir = absolute(&args.dir.dir)?;
     if let Some(old) = LabState::load(&dir)? {
-        if old.processes.iter().any(procs::alive) {
+        if old.processes.iter().any(process::alive) {
             bail!(
                 "a lab already runs in {}: `axt lab down{}` stops it",
                 dir.display(),
@@ -152,7 +159,7 @@ async fn up(args: &LabUpArgs) -> anyhow::Result<ExitCode> {
 
     let mode = if args.loopback {
         Mode::Loopback
-    } else if let Some(why) = net::netns_unavailable() {
+    } else if let Some(why) = netns::unavailable() {
         eprintln!(
             "axt lab: {why}, so no network namespaces: every host shares loopback and the \
              private target is NOT isolated (it is reachable from this host too). Run as \
@@ -173,6 +180,10 @@ async fn up(args: &LabUpArgs) -> anyhow::Result<ExitCode> {
     match build(&mut lab, &bins, args).await {
         Ok(()) => {
             lab.save()?;
+            // The services run on their own from now on; `axt lab down` stops them by pid.
+            for started in lab.started.drain(..) {
+                started.detach();
+            }
             print!("{}", summary(&lab.state, &lab.dir, &args.dir.dir)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -180,7 +191,7 @@ async fn up(args: &LabUpArgs) -> anyhow::Result<ExitCode> {
             eprintln!("axt lab: the lab did not come up; removing what was started");
             let left = teardown(&lab.state).await;
             for child in &mut lab.started {
-                let _ = child.child.try_wait();
+                let _ = child.try_wait();
             }
             if left.is_empty() {
                 let _ = LabState::remove(&dir);
@@ -235,7 +246,7 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
     let cp_dir = dir.join("control-plane");
     let listen_file = cp_dir.join("listen-addr");
     let _ = std::fs::remove_file(&listen_file);
-    let mut cmd = procs::command(&[], &bins.control_plane);
+    let mut cmd = process::command(&[], &bins.control_plane);
     cmd.arg("--listen")
         .arg(format!("127.0.0.1:{}", args.api_port))
         .arg("--data-dir")
@@ -243,17 +254,18 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
         .args(["--gateway-url", &gateway_url])
         .env("RUST_LOG", "info");
     let cp = lab.start("control-plane", cmd)?;
-    let api = procs::wait_until(&mut lab.started[cp], "listening", START_LIMIT, || {
-        std::fs::read_to_string(&listen_file)
-            .ok()
-            .and_then(|text| text.trim().parse::<SocketAddr>().ok())
-    })
-    .await?;
+    let api = lab.started[cp]
+        .ready("listening", START_LIMIT, || {
+            std::fs::read_to_string(&listen_file)
+                .ok()
+                .and_then(|text| text.trim().parse::<SocketAddr>().ok())
+        })
+        .await?;
     lab.state.api = api.to_string();
 
     // The gateway: the agents' and the clients' only address, TLS with the lab CA.
     let gw_dir = dir.join("gateway");
-    let mut cmd = procs::command(&[], &bins.gateway);
+    let mut cmd = process::command(&[], &bins.gateway);
     cmd.args(["--listen", &gateway.to_string()])
         .args(["--control-plane", &format!("http://{api}")])
         .arg("--internal-token-file")
@@ -263,10 +275,11 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
         .args(["--public-url", &gateway_url])
         .env("RUST_LOG", gateway_log_filter(args.trace_frames));
     let gw = lab.start("gateway", cmd)?;
-    procs::wait_until(&mut lab.started[gw], "listening", START_LIMIT, || {
-        procs::listening(gateway).then_some(())
-    })
-    .await?;
+    lab.started[gw]
+        .ready("listening", START_LIMIT, || {
+            listening(gateway).then_some(())
+        })
+        .await?;
     lab.state.ca_cert = gw_dir.join("ca.pem");
 
     start_target(lab, bins, plan).await?;
@@ -283,17 +296,6 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
     Ok(())
 }
 
-impl Builder {
-    /// Like [`Builder::start`], appending to the log (after a `register` wrote to it).
-    fn start_appending(&mut self, name: &str, cmd: std::process::Command) -> anyhow::Result<usize> {
-        let started = procs::spawn(name, cmd, &self.log(name))?;
-        self.state.processes.push(started.record.clone());
-        self.started.push(started);
-        self.save()?;
-        Ok(self.started.len() - 1)
-    }
-}
-
 /// The gateway's `RUST_LOG`: info, the kicks it sends (debug: one line per session), and
 /// with `trace_frames` every frame it relays.
 fn gateway_log_filter(trace_frames: bool) -> String {
@@ -304,9 +306,9 @@ fn gateway_log_filter(trace_frames: bool) -> String {
     filter
 }
 
-/// `ip netns exec NS`, the prefix that runs a program on a lab host.
-fn netns_launcher(ns: &str) -> Vec<String> {
-    vec![net::IP.into(), "netns".into(), "exec".into(), ns.into()]
+/// Whether something accepts TCP connections on `addr` (from this namespace).
+fn listening(addr: SocketAddr) -> bool {
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 
 /// `port` once checked free on `ip`, or when 0 a port free there now.
@@ -381,19 +383,19 @@ fn env(args: &LabDirArgs) -> anyhow::Result<ExitCode> {
 async fn teardown(state: &LabState) -> Vec<String> {
     // Agents first, so that they do not spend their last seconds redialling a gateway that
     // is already gone; the rest after.
-    let (agents, services): (Vec<Process>, Vec<Process>) = state
+    let (agents, services): (Vec<Record>, Vec<Record>) = state
         .processes
         .iter()
         .cloned()
         .partition(|p| p.name.starts_with("instance-"));
-    let mut left = procs::stop(&agents, STOP_GRACE).await;
-    left.extend(procs::stop(&services, STOP_GRACE).await);
+    let mut left = process::stop(&agents, STOP_GRACE).await;
+    left.extend(process::stop(&services, STOP_GRACE).await);
     // Shells of sessions, sshd's children: whatever still runs on a lab host.
     let mut strays = Vec::new();
     for ns in &state.namespaces {
-        for pid in net::pids_in(ns) {
-            if let Some(start_time) = procs::start_time(pid) {
-                strays.push(Process {
+        for pid in netns::pids_in(ns) {
+            if let Some(start_time) = process::start_time(pid) {
+                strays.push(Record {
                     name: format!("a process in {ns}"),
                     pid,
                     start_time,
@@ -401,7 +403,7 @@ async fn teardown(state: &LabState) -> Vec<String> {
             }
         }
     }
-    left.extend(procs::stop(&strays, STOP_GRACE).await);
+    left.extend(process::stop(&strays, STOP_GRACE).await);
     let mut report: Vec<String> = left
         .iter()
         .map(|p| format!("{} (pid {})", p.name, p.pid))

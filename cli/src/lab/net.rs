@@ -19,11 +19,10 @@
 use std::net::Ipv4Addr;
 
 use anyhow::{bail, Context as _};
+use axt_kit::netns;
 
 use super::state::LabState;
 
-/// The program that builds it all (iproute2).
-pub const IP: &str = "ip";
 /// Every namespace, bridge and veth end the lab creates starts with this.
 pub const PREFIX: &str = "axtlab";
 /// The web service's port on the target.
@@ -91,99 +90,28 @@ impl Plan {
     }
 }
 
-/// Runs `ip ARGS`; fails with its stderr.
-pub fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let out = std::process::Command::new(IP)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("running {IP} {}", args.join(" ")))?;
-    if !out.status.success() {
-        bail!(
-            "{IP} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// `ip ARGS`, its stdout; empty when it fails.
-fn ip_output(args: &[&str]) -> String {
-    std::process::Command::new(IP)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-/// Whether namespaces can be made here: root, and `ip netns` works. When not, says why.
-pub fn netns_unavailable() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("not running as root".to_owned());
-    }
-    match std::process::Command::new(IP)
-        .args(["netns", "list"])
-        .stdin(std::process::Stdio::null())
-        .output()
-    {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "`{IP} netns list` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Some(format!("no `{IP}` command (iproute2): {e}")),
-    }
-}
-
-/// The names of the network namespaces that exist now.
-pub fn namespaces() -> Vec<String> {
-    ip_output(&["netns", "list"])
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The first N whose `10.213.N.0/24` no address or route of this host uses and no lab (or
-/// the end-to-end tests' network helper, which keeps a lock file per N) holds.
+/// The first N whose `10.213.N.0/24` nothing on this host uses (no address, route or lab
+/// namespace, and no test holding it).
 pub fn free_index() -> anyhow::Result<u8> {
-    let addresses = ip_output(&["-o", "-4", "addr", "show"]);
-    let routes = ip_output(&["-4", "route", "show", "table", "all"]);
-    let spaces = namespaces();
     (1..=254u8)
-        .find(|&n| {
-            let net = format!("10.213.{n}.");
-            let plan = Plan { index: n };
-            !addresses.contains(&net)
-                && !routes.contains(&net)
-                && !spaces.iter().any(|s| s.starts_with(&plan.ns_prefix()))
-                && !std::env::temp_dir()
-                    .join(format!("axt-e2e-netns-slot-{n}"))
-                    .exists()
-        })
+        .find(|&n| !netns::subnet_in_use(n, PREFIX))
         .context("every 10.213.N.0/24 is in use; free one or pass --net-index")
 }
 
-/// Refuses an `index` some address or route of this host already uses.
+/// Refuses an `index` something on this host already uses.
 pub fn check_index(index: u8) -> anyhow::Result<()> {
-    let net = format!("10.213.{index}.");
-    if ip_output(&["-o", "-4", "addr", "show"]).contains(&net)
-        || ip_output(&["-4", "route", "show", "table", "all"]).contains(&net)
-    {
+    if netns::subnet_in_use(index, PREFIX) {
         bail!("10.213.{index}.0/24 is already in use on this host; choose another --net-index");
     }
     Ok(())
 }
 
-/// A namespace with its loopback up, recorded in `state` first (so it is removed even if
-/// what follows fails).
+/// A namespace with its loopback up, recorded in `state` (so that it is removed even if what
+/// follows fails).
 fn add_namespace(state: &mut LabState, name: &str) -> anyhow::Result<()> {
-    state.namespaces.push(name.to_owned());
-    ip(&["netns", "add", name])?;
-    ip(&["-n", name, "link", "set", "lo", "up"])
+    let ns = netns::Namespace::create(name)?;
+    state.namespaces.push(ns.keep());
+    Ok(())
 }
 
 /// The region's bridge (with the guard route) and the target's namespace with its private
@@ -191,91 +119,50 @@ fn add_namespace(state: &mut LabState, name: &str) -> anyhow::Result<()> {
 pub fn create_region(state: &mut LabState, plan: &Plan) -> anyhow::Result<()> {
     let bridge = plan.bridge();
     state.links.push(bridge.clone());
-    ip(&["link", "add", &bridge, "type", "bridge"])?;
-    ip(&[
-        "addr",
-        "add",
-        &format!("{}/25", plan.host_ip()),
-        "dev",
-        &bridge,
-    ])?;
-    ip(&["link", "set", &bridge, "up"])?;
+    netns::bridge(None, &bridge)?;
+    netns::address(None, &bridge, &format!("{}/25", plan.host_ip()))?;
     let guard = plan.guard_route();
     state.routes.push(guard.clone());
-    let mut args = vec!["route", "add"];
-    args.extend(guard.split_whitespace());
-    ip(&args)?;
+    netns::route(None, &guard)?;
 
     let target = plan.target_ns();
     add_namespace(state, &target)?;
-    ip(&["-n", &target, "link", "add", "br0", "type", "bridge"])?;
-    let cidr = format!("{}/25", plan.target_ip());
-    ip(&["-n", &target, "addr", "add", &cidr, "dev", "br0"])?;
-    ip(&["-n", &target, "link", "set", "br0", "up"])
+    netns::bridge(Some(&target), "br0")?;
+    netns::address(Some(&target), "br0", &format!("{}/25", plan.target_ip()))
 }
 
 /// Instance `i`'s namespace: `eth0` on the region's bridge, `eth1` on the target's.
 pub fn create_instance(state: &mut LabState, plan: &Plan, i: u8) -> anyhow::Result<()> {
     let ns = plan.instance_ns(i);
     add_namespace(state, &ns)?;
-
     let root_end = plan.root_end(i);
     state.links.push(root_end.clone());
-    ip(&[
-        "link", "add", &root_end, "type", "veth", "peer", "name", "eth0", "netns", &ns,
-    ])?;
-    ip(&["link", "set", &root_end, "master", &plan.bridge()])?;
-    ip(&["link", "set", &root_end, "up"])?;
-    let cidr = format!("{}/25", plan.public_ip(i));
-    ip(&["-n", &ns, "addr", "add", &cidr, "dev", "eth0"])?;
-    ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+    netns::veth(None, &root_end, Some(&ns), "eth0")?;
+    netns::enslave(None, &root_end, &plan.bridge())?;
+    netns::address(Some(&ns), "eth0", &format!("{}/25", plan.public_ip(i)))?;
 
     let target = plan.target_ns();
     let target_end = format!("i{i}");
-    ip(&[
-        "-n",
-        &ns,
-        "link",
-        "add",
-        "eth1",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &target_end,
-        "netns",
-        &target,
-    ])?;
-    ip(&["-n", &target, "link", "set", &target_end, "master", "br0"])?;
-    ip(&["-n", &target, "link", "set", &target_end, "up"])?;
-    let cidr = format!("{}/25", plan.private_ip(i));
-    ip(&["-n", &ns, "addr", "add", &cidr, "dev", "eth1"])?;
-    ip(&["-n", &ns, "link", "set", "eth1", "up"])
-}
-
-/// The pids of every process in namespace `name` (`ip netns pids`).
-pub fn pids_in(name: &str) -> Vec<u32> {
-    ip_output(&["netns", "pids", name])
-        .split_whitespace()
-        .filter_map(|pid| pid.parse().ok())
-        .collect()
+    netns::veth(Some(&ns), "eth1", Some(&target), &target_end)?;
+    netns::enslave(Some(&target), &target_end, "br0")?;
+    netns::address(Some(&ns), "eth1", &format!("{}/25", plan.private_ip(i)))
 }
 
 /// Removes what `state` lists: namespaces, root links, routes. Whatever is already gone is
 /// skipped; returns what could not be removed.
 pub fn remove(state: &LabState) -> Vec<String> {
     let mut left = Vec::new();
-    let existing = namespaces();
+    let existing = netns::namespaces();
     for ns in state.namespaces.iter().filter(|ns| existing.contains(ns)) {
-        if let Err(err) = ip(&["netns", "del", ns]) {
+        if let Err(err) = netns::ip(&["netns", "del", ns]) {
             left.push(format!("namespace {ns}: {err:#}"));
         }
     }
     // A veth end goes with its namespace, or once nothing holds that namespace any more;
     // deleting the root ends by name frees the subnet at once either way.
     for link in &state.links {
-        if !ip_output(&["-o", "link", "show", "dev", link]).is_empty() {
-            if let Err(err) = ip(&["link", "del", link]) {
+        if netns::link_exists(link) {
+            if let Err(err) = netns::ip(&["link", "del", link]) {
                 left.push(format!("link {link}: {err:#}"));
             }
         }
@@ -285,8 +172,8 @@ pub fn remove(state: &LabState) -> Vec<String> {
         args.extend(route.split_whitespace());
         let mut show = vec!["route", "show", "type"];
         show.extend(route.split_whitespace());
-        if !ip_output(&show).trim().is_empty() {
-            if let Err(err) = ip(&args) {
+        if !netns::ip_output(&show).trim().is_empty() {
+            if let Err(err) = netns::ip(&args) {
                 left.push(format!("route {route}: {err:#}"));
             }
         }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use axt_kit::process::Record;
 use serde::{Deserialize, Serialize};
 
 /// The state file's name inside the lab directory.
@@ -19,17 +20,6 @@ pub enum Mode {
     Netns,
     /// Everything on loopback: the target is reachable from this host too.
     Loopback,
-}
-
-/// A process the lab started.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Process {
-    /// What it is: `control-plane`, `gateway`, `instance-1`, `target-http`, `target-sshd`.
-    pub name: String,
-    pub pid: u32,
-    /// Field 22 of `/proc/<pid>/stat` when it was started: the pid is this process only while
-    /// it still reads the same.
-    pub start_time: u64,
 }
 
 /// One instance: a host running axt-agent.
@@ -75,7 +65,7 @@ pub struct LabState {
     /// Routes of the root namespace, as `ip route add` arguments.
     pub routes: Vec<String>,
     /// Processes, in start order.
-    pub processes: Vec<Process>,
+    pub processes: Vec<Record>,
     /// The control plane's `host:port`.
     pub api: String,
     /// The gateway's `host:port`.
@@ -127,7 +117,7 @@ mod tests {
         assert!(LabState::load(dir.path()).unwrap().is_none());
         let state = LabState {
             mode: Mode::Loopback,
-            processes: vec![Process {
+            processes: vec![Record {
                 name: "gateway".into(),
                 pid: 42,
                 start_time: 7,

@@ -1,5 +1,5 @@
 //! The private target host's services: a small web service (`axt lab serve-target`, run by
-//! `axt lab up` in the target's namespace) and the configuration of an OpenSSH server.
+//! `axt lab up` in the target's namespace) and an OpenSSH server.
 //!
 //! The web service answers every GET with one page saying where it runs and whom it sees
 //! connecting: through a port forward, that is the instance's private address, never the
@@ -13,6 +13,7 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
+use axt_kit::sshd;
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
@@ -123,64 +124,22 @@ fn page(name: &str, local: SocketAddr, peer: SocketAddr) -> String {
     )
 }
 
-/// The files an sshd on the target uses, in `<lab>/ssh`.
-pub struct SshFiles {
-    pub config: PathBuf,
-    /// The client key root may log in with.
-    pub client_key: PathBuf,
-}
-
-/// Generates (once) a host key and a client key, and writes an sshd configuration that
-/// listens on `listen` and lets root in with that client key only.
-pub fn ssh_files(dir: &Path, listen: SocketAddr) -> anyhow::Result<SshFiles> {
+/// The target's sshd, its files in `dir` (made once: a host key, a client key root may log in
+/// with, the configuration): the command that runs it on `listen` through `launcher`, and the
+/// client key.
+pub fn sshd(
+    dir: &Path,
+    launcher: &[String],
+    listen: SocketAddr,
+) -> anyhow::Result<(std::process::Command, PathBuf)> {
     std::fs::create_dir_all(dir)?;
-    let keygen = |path: &Path| -> anyhow::Result<()> {
-        if path.exists() {
-            return Ok(());
-        }
-        let status = std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "axtlab", "-f"])
-            .arg(path)
-            .stdin(std::process::Stdio::null())
-            .status()
-            .context("running ssh-keygen")?;
-        if !status.success() {
-            bail!("ssh-keygen {} failed", path.display());
-        }
-        Ok(())
-    };
-    let host_key = dir.join("ssh_host_ed25519_key");
-    let client_key = dir.join("id_ed25519");
-    keygen(&host_key)?;
-    keygen(&client_key)?;
-    let authorized = dir.join("authorized_keys");
-    std::fs::copy(dir.join("id_ed25519.pub"), &authorized)?;
-    let config = dir.join("sshd_config");
-    std::fs::write(
-        &config,
-        format!(
-            "# The lab target's sshd (written by axt lab up).\n\
-             ListenAddress {listen}\n\
-             HostKey {}\n\
-             PidFile none\n\
-             UsePAM no\n\
-             PermitRootLogin prohibit-password\n\
-             AllowUsers root\n\
-             PubkeyAuthentication yes\n\
-             PasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\n\
-             AuthorizedKeysFile {}\n\
-             StrictModes no\n\
-             UseDNS no\n\
-             PrintMotd no\n\
-             Subsystem sftp internal-sftp\n",
-            host_key.display(),
-            authorized.display()
-        ),
-    )?;
-    // The privilege-separation directory sshd insists on.
-    std::fs::create_dir_all("/run/sshd")?;
-    Ok(SshFiles { config, client_key })
+    let keys = sshd::Keys::generate(dir, "axtlab")?;
+    let config = format!(
+        "# The lab target's sshd (written by axt lab up).\n{}",
+        sshd::config(listen, &keys, Some("root"))
+    );
+    let cmd = sshd::command(launcher, &dir.join("sshd_config"), &config)?;
+    Ok((cmd, keys.client_key))
 }
 
 #[cfg(test)]

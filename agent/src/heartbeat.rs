@@ -1,4 +1,4 @@
-//! The heart-beat (stock-agent.md §5, §12): `GET /luban/api/heart-beat` at start and then
+//! The heart-beat (docs/protocol.md §2.2, §2.11): `GET /luban/api/heart-beat` at start and then
 //! every `nextInterval`, which is how the server knows the agent is online. Failures are
 //! logged and the beat goes on; nothing here ends the agent.
 

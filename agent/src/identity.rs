@@ -1,5 +1,5 @@
 //! The signed identity headers every request and WebSocket upgrade of a registered agent
-//! carries (stock-agent.md §3): a fresh request id and timestamp, signed with the key the
+//! carries (docs/protocol.md §3): a fresh request id and timestamp, signed with the key the
 //! agent registered.
 
 use axt_proto::identity::{self, AgentKey, IdentityError};

@@ -1,4 +1,4 @@
-//! The kick channel `/luban/notify_server` (stock-agent.md §6): the server's text frames say
+//! The kick channel `/luban/notify_server` (docs/protocol.md §4): the server's text frames say
 //! which session to start or stop; each gets one text reply, sent before any work. Unlike the
 //! stock agent, which may go deaf for half an hour after one refused redial, this one
 //! redials forever with capped, jittered backoff.

@@ -1,6 +1,6 @@
 //! axt-agent: the axtlab host agent, interchangeable with the stock Cloud Assistant agent
 //! (`aliyun-service`) behind a gateway, because it speaks exactly its protocol
-//! (`reference/stock-agent.md`).
+//! (docs/protocol.md §2–§5).
 //!
 //! It registers with an activation code (an RSA-2048 identity that signs every request),
 //! heart-beats, keeps the kick channel, and on `kick_vm session start <channel>` pulls the

@@ -1,4 +1,4 @@
-//! `axt-agent register`: hybrid registration with an activation code (stock-agent.md §2). A
+//! `axt-agent register`: hybrid registration with an activation code (docs/protocol.md §2.1). A
 //! new RSA-2048 key and the machine id go to `/luban/api/instance/register`; only a
 //! `{"code":200,"instanceId":…}` answer writes the state directory.
 

@@ -1,7 +1,7 @@
 //! Signed OpenAPI calls (signature V1, every parameter in the query, as ali-instance-cli sends
 //! them) and the `axt api` command built on them.
 
-use std::{net::IpAddr, process::ExitCode, time::Duration};
+use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
 use axt_proto::openapi::{v1, Credentials, Params, API_VERSION, TIMESTAMP_FORMAT};
@@ -192,13 +192,15 @@ impl ApiClient {
 
 /// Whether `host:port` names this machine (`127.0.0.0/8`, `[::1]`, `localhost`).
 fn is_loopback(host_port: &str) -> bool {
-    let host = host_port
-        .rsplit_once(':')
-        .map_or(host_port, |(host, _)| host)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    match reqwest::Url::parse(&format!("http://{host_port}"))
+        .ok()
+        .and_then(|url| url.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// `axt api`: prints the answer pretty-printed; an error body goes to stderr (exit 1).

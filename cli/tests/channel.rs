@@ -50,7 +50,7 @@ async fn the_writer_numbers_every_frame_from_one_counter_and_splits_input() {
         .unwrap();
     writer.send(Outgoing::Close).await.unwrap();
 
-    // stock-client.md §4, with the timestamp left out: Resize 30×100 at seq 0.
+    // docs/protocol.md §6.10, with the timestamp left out: Resize 30×100 at seq 0.
     let (bytes, frame) = next_frame(&mut server).await;
     assert_eq!(hex(&bytes[..10]), "02000000312e30310000");
     assert_eq!(hex(&bytes[18..]), "0000000000000000040000001e006400");

@@ -106,19 +106,19 @@ impl Gateway {
         let router = agent_surface::router()
             .route("/session", get(session_surface::session))
             .with_state(self.shared.clone())
-            .into_make_service_with_connect_info::<listener::Peer>();
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         match self.tls {
             Some(config) => {
                 let ca = self.shared.config.data_dir.join(tls::CA_FILE);
                 tracing::info!(%addr, ca = %ca.display(), "gateway listening (TLS)");
                 let listener = listener::TlsListener::new(listener, config)?;
-                axum::serve(listener, router)
+                axum::serve(listener::no_delay(listener), router)
                     .with_graceful_shutdown(shutdown)
                     .await?;
             }
             None => {
                 tracing::info!(%addr, "gateway listening (plain)");
-                axum::serve(listener::NoDelay(listener), router)
+                axum::serve(listener::no_delay(listener), router)
                     .with_graceful_shutdown(shutdown)
                     .await?;
             }
@@ -140,17 +140,11 @@ fn certificate_names(config: &Config) -> Vec<String> {
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    let host = config
-        .public_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .map(|authority| match authority.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or("").to_owned(),
-            None => authority
-                .rsplit_once(':')
-                .map_or(authority, |(h, _)| h)
-                .to_owned(),
+    let host = url::Url::parse(&config.public_url)
+        .ok()
+        .and_then(|url| match url.host()? {
+            url::Host::Ipv6(ip) => Some(ip.to_string()),
+            host => Some(host.to_string()),
         });
     names.extend(host);
     if !config.listen.ip().is_unspecified() {

@@ -1,6 +1,6 @@
 //! A TLS listener for `axum::serve`: TCP connections are accepted in a loop, each handshake runs
 //! in its own task (a slow or broken client never delays the others), and finished TLS streams
-//! are handed to the server.
+//! are handed to the server. [`no_delay`] turns Nagle's algorithm off on either kind.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -38,9 +38,6 @@ impl TlsListener {
                         continue;
                     }
                 };
-                // Frames are small and interactive: Nagle's algorithm against delayed ACKs would
-                // add tens of milliseconds to every exchange.
-                let _ = stream.set_nodelay(true);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -84,36 +81,34 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// The peer address of a connection, plain or TLS, for `ConnectInfo`.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+/// `listener` with Nagle's algorithm off on every connection it accepts: frames are small and
+/// interactive, and Nagle's algorithm against delayed ACKs would add tens of milliseconds to
+/// every exchange. (axum gives handlers the peer's address of a tapped listener, too.)
+pub fn no_delay<L>(listener: L) -> axum::serve::TapIo<L, impl FnMut(&mut L::Io) + Send + 'static>
+where
+    L: axum::serve::Listener,
+    L::Io: Tcp,
+{
+    use axum::serve::ListenerExt as _;
+    listener.tap_io(|io: &mut L::Io| {
+        let _ = io.tcp().set_nodelay(true);
+    })
+}
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
+/// A connection over TCP, plain or TLS.
+pub trait Tcp {
+    /// The TCP socket under it.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Tcp for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
     }
 }
 
-/// A plain TCP listener whose connections have Nagle's algorithm off, like the TLS ones.
-pub struct NoDelay(pub tokio::net::TcpListener);
-
-impl axum::serve::Listener for NoDelay {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        let _ = stream.set_nodelay(true);
-        (stream, addr)
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NoDelay>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, NoDelay>) -> Self {
-        Self(*stream.remote_addr())
+impl Tcp for TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
     }
 }

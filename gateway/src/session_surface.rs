@@ -14,7 +14,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{control_plane::CpError, listener::Peer, relay, Shared};
+use crate::{control_plane::CpError, relay, Shared};
 
 /// The largest client message accepted: clients send at most 60 KiB of input per frame; a
 /// larger message closes that connection instead of being buffered.
@@ -22,7 +22,7 @@ pub const MAX_MESSAGE: usize = 1 << 20;
 
 pub async fn session(
     State(shared): State<Arc<Shared>>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,

@@ -8,10 +8,12 @@
 //!   lab (`axt lab up`) and for the tests' hosts alike;
 //! - [`sshd`]: the one OpenSSH server configuration of the lab and the tests;
 //! - [`wait`]: polling a condition until a deadline;
+//! - [`pace`]: the token bucket of the gateway's bandwidth limit and the agent's pacing;
 //! - [`PROXY_VARS`]: the environment that would send a child's HTTP through a proxy.
 
 pub mod logging;
 pub mod netns;
+pub mod pace;
 pub mod process;
 pub mod shutdown;
 pub mod sshd;

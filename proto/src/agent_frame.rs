@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn encodes_the_reference_output_frame() {
-        // cloud-assistant-protocol.md §1.6: output "hi", channel s-abc, ts 1700000000000, seq 0.
+        // docs/protocol.md §5.9: output "hi", channel s-abc, ts 1700000000000, seq 0.
         let frame = AgentFrame {
             kind: AgentMessageType::Output,
             schema: SCHEMA.into(),
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn decodes_the_stock_agents_output_and_the_servers_input() {
-        // stock-agent.md §8, unmasked: output "tick-3\r\n" on c-t4-reconn, seq 5.
+        // docs/protocol.md §5.9, unmasked: output "tick-3\r\n" on c-t4-reconn, seq 5.
         let output = unhex(
             "01000000 312e3031 632d7434 2d726563 6f6e6e20 20202020 20202020 20202020 20202020
              20202020 e2a7f328 a2010000 05000000 00000000 08000000 7469636b 2d330d0a",

@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn reads_and_writes_the_1_01_examples() {
-        // stock-client.md §4: Resize 30 rows × 100 cols, seq 0.
+        // docs/protocol.md §6.10: Resize 30 rows × 100 cols, seq 0.
         let resize =
             unhex("02000000 312e3031 00 00 c40bf028a2010000 0000000000000000 04000000 1e006400");
         let f = ClientFrame::decode(&resize).unwrap();
@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn reads_and_writes_the_1_02_example_with_ids() {
-        // cloud-assistant-protocol.md §1.7: input "ls" on channel c1, inputSeq 1.
+        // docs/protocol.md §6.10: input "ls" on channel c1, inputSeq 1.
         let bytes = unhex(
             "00000000 312e3032 02 6331 00 0068e5cf8b010000 01000000 00000000 0200 00 00 6c73",
         );
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn gateway_frames_with_ids_match_what_the_cli_reads() {
-        // stock-client.md §4: Status Opened with id "s-example" begins like this.
+        // docs/protocol.md §6.10: Status Opened with id "s-example" begins like this.
         let mut f = ClientFrame::v101(ClientMessageType::Status, 0, vec![3]);
         f.channel_id = "s-example".into();
         f.created_ms = u64::from_le_bytes([0xbd, 0x2e, 0xf0, 0x28, 0xa2, 0x01, 0, 0]);

@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn rates_are_minimal_big_endian_and_never_below_the_floor() {
-        // stock-agent.md §8: 819200 bit/s travels as 07 0c8000; 102400 as 07 019000.
+        // docs/protocol.md §5.5: 819200 bit/s travels as 07 0c8000; 102400 as 07 019000.
         assert_eq!(
             rate_payload(819_200, MIN_AGENT_RATE_BITS),
             [7, 0x0c, 0x80, 0x00]

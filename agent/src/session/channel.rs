@@ -1,4 +1,4 @@
-//! The data channel `/luban/session/backend?channelId=` (stock-agent.md §8): binary agent
+//! The data channel `/luban/session/backend?channelId=` (docs/protocol.md §5): binary agent
 //! frames both ways, Output frames numbered 0, 1, 2… for the life of the channel (across
 //! reconnects too, so that a gap tells the gateway output was lost).
 

@@ -1,15 +1,11 @@
 //! Pacing of Output frames: at most `flowLimit` bit/s (from the spec, retuned by Status code 7
-//! frames), as a token bucket of one chunk. With a one-chunk bucket, a steady stream goes out
-//! one chunk per `chunk / rate` — the stock agent's "send, then sleep 1000/(rate/8/chunk)
-//! ms" — while a lone keystroke echo after a pause goes out at once.
-//!
-//! Waits shorter than [`MIN_WAIT`] are not slept: tokio's timer rounds every sleep up to a
-//! whole millisecond, so at high rates a sub-millisecond wait per chunk would cap the stream at
-//! one chunk per millisecond (32 MB/s with 32 KiB chunks) whatever the rate. The debt is kept
-//! instead and paid in one sleep once it reaches a millisecond, which keeps the average rate.
+//! frames), as a token bucket (`axt_kit::pace`) of one chunk. With a one-chunk bucket, a steady
+//! stream goes out one chunk per `chunk / rate` — the stock agent's "send, then sleep
+//! 1000/(rate/8/chunk) ms" — while a lone keystroke echo after a pause goes out at once.
 
 use std::time::Duration;
 
+use axt_kit::pace;
 use tokio::time::Instant;
 
 /// The lowest rate a Status 7 frame may set: the stock agent divides by zero below it, so a
@@ -18,31 +14,17 @@ pub const MIN_RATE_BITS: u32 = axt_proto::status::MIN_AGENT_RATE_BITS;
 /// The highest rate a Status 7 frame can carry. The axtlab gateway sends it when the session's
 /// limit is lifted, so it means "no limit": taken as a rate it would cap a forward at 537 MB/s.
 pub const UNLIMITED_BITS: u32 = u32::MAX;
-/// The shortest wait worth a sleep (the timer's resolution).
-pub const MIN_WAIT: Duration = Duration::from_millis(1);
+#[cfg(test)]
+use pace::MIN_WAIT;
 
-/// A token bucket over bytes.
+/// The agent's output pacer, in the bits per second the protocol speaks.
 #[derive(Debug, Clone)]
-pub struct Pacer {
-    /// Bytes per second; `None` is unlimited (a `flowLimit` of 0 in axtlab).
-    rate: Option<f64>,
-    /// Bucket size in bytes: one chunk.
-    burst: f64,
-    /// Tokens available; negative while chunks already sent are still being paid for.
-    tokens: f64,
-    last: Instant,
-}
+pub struct Pacer(pace::Pacer);
 
 impl Pacer {
     /// A pacer at `bits_per_second` (0 = unlimited) for chunks of `chunk` bytes.
     pub fn new(bits_per_second: u64, chunk: usize, now: Instant) -> Self {
-        let burst = chunk as f64;
-        Self {
-            rate: rate_bytes(bits_per_second),
-            burst,
-            tokens: burst,
-            last: now,
-        }
+        Self(pace::Pacer::new(bits_per_second / 8, chunk, now))
     }
 
     /// Retunes to `bits_per_second`, as a Status 7 frame asks; rates below
@@ -52,50 +34,19 @@ impl Pacer {
         if bits_per_second < MIN_RATE_BITS {
             return false;
         }
-        self.refill(now);
-        self.rate = if bits_per_second == UNLIMITED_BITS {
-            self.tokens = self.burst;
-            None
+        let bytes = if bits_per_second == UNLIMITED_BITS {
+            0
         } else {
-            rate_bytes(u64::from(bits_per_second))
+            u64::from(bits_per_second) / 8
         };
+        self.0.set_rate(bytes, now);
         true
     }
 
     /// Takes `bytes` from the bucket; returns how long to wait before sending them.
     pub fn reserve(&mut self, bytes: usize, now: Instant) -> Duration {
-        let Some(rate) = self.rate else {
-            return Duration::ZERO;
-        };
-        self.refill(now);
-        let bytes = bytes as f64;
-        // Short of tokens, the bucket goes into debt: the wait is the time the missing
-        // tokens take to arrive, and the next refill starts from the debt.
-        let wait = if self.tokens >= bytes {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64((bytes - self.tokens) / rate)
-        };
-        if wait < MIN_WAIT {
-            // Sent now on credit: the debt stays in the bucket until it is worth a sleep.
-            self.tokens -= bytes;
-            return Duration::ZERO;
-        }
-        self.tokens -= bytes;
-        wait
+        self.0.reserve(bytes, now)
     }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        if let Some(rate) = self.rate {
-            self.tokens = (self.tokens + elapsed * rate).min(self.burst);
-        }
-    }
-}
-
-fn rate_bytes(bits_per_second: u64) -> Option<f64> {
-    (bits_per_second > 0).then(|| bits_per_second as f64 / 8.0)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Pulling session specs (stock-agent.md §7, §12): `POST /luban/api/v1/session/list` after a
+//! Pulling session specs (docs/protocol.md §2.3, §2.11): `POST /luban/api/v1/session/list` after a
 //! start kick, and the task list the stock agent asks for once at start-up, whose `session`
 //! array may hold sessions too.
 

@@ -1,6 +1,6 @@
 //! Who a shell session runs as, and `axt-agent exec-as`, the step that becomes that user.
 //!
-//! Rules (the stock agent's, stock-agent.md §9.1): a named user must exist and have uid and
+//! Rules (the stock agent's, docs/protocol.md §2.4): a named user must exist and have uid and
 //! gid above 0 — `root` is refused, so that a session spec from the server can never open a
 //! root shell; no name means the default user, created when missing. An agent that is not
 //! root cannot change user, so its sessions run as itself and any other name is refused.

@@ -1,12 +1,11 @@
 //! The per-session bandwidth limit (200 KB/s by default), enforced at the gateway in each
-//! direction. A debt-based token bucket: a frame takes its bytes at once, and the relay then
-//! waits until the debt is paid back at the configured rate. Waiting stops the relay reading
-//! that side, so the limit pushes back through the WebSocket rather than buffering.
-
-use std::time::Duration;
+//! direction with the token bucket of `axt_kit::pace`: a frame takes its bytes at once, and the
+//! relay then waits until the debt is paid back at the configured rate. Waiting stops the relay
+//! reading that side, so the limit pushes back through the WebSocket rather than buffering.
 
 use std::sync::Arc;
 
+use axt_kit::pace::Pacer;
 use tokio::{sync::Mutex, time::Instant};
 
 use crate::Shared;
@@ -15,37 +14,19 @@ use crate::Shared;
 const BURST_SECS: f64 = 0.1;
 
 /// A token bucket for one direction of one session.
-pub struct Bucket {
-    /// Bytes per second; 0 means unlimited.
-    rate: u64,
-    state: Mutex<(f64, Instant)>,
-}
+pub struct Bucket(Mutex<Pacer>);
 
 impl Bucket {
+    /// A bucket at `rate` bytes per second (0: unlimited).
     pub fn new(rate: u64) -> Self {
-        Self {
-            rate,
-            state: Mutex::new((rate as f64 * BURST_SECS, Instant::now())),
-        }
+        let burst = (rate as f64 * BURST_SECS) as usize;
+        Self(Mutex::new(Pacer::new(rate, burst, Instant::now())))
     }
 
     /// Takes `bytes`, waiting as long as the rate requires.
     pub async fn take(&self, bytes: usize) {
-        if self.rate == 0 || bytes == 0 {
-            return;
-        }
-        let rate = self.rate as f64;
-        let wait = {
-            let mut state = self.state.lock().await;
-            let (tokens, at) = &mut *state;
-            let now = Instant::now();
-            *tokens =
-                (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate * BURST_SECS);
-            *at = now;
-            *tokens -= bytes as f64;
-            (*tokens < 0.0).then(|| Duration::from_secs_f64(-*tokens / rate))
-        };
-        if let Some(wait) = wait {
+        let wait = self.0.lock().await.reserve(bytes, Instant::now());
+        if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
     }
@@ -83,6 +64,8 @@ pub fn session_rate(shared: &Shared, session_id: &str, bytes_per_second: u64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn paces_to_the_rate_after_the_burst() {

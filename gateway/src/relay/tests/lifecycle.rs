@@ -256,9 +256,7 @@ async fn a_stopped_instance_fails_the_connection() {
 #[tokio::test(start_paused = true)]
 async fn a_shutdown_freezes_a_1_02_client_and_ends_a_1_01_one() {
     let mut rig = Rig::start(&SHELL, TestHost::default());
-    rig.client
-        .send(to_client_v102(ClientMessageType::Input, 0, 0, b""))
-        .await;
+    speak_1_02(&mut rig.client).await;
     let _agent = rig.agent(false).await;
     client_frame_of(&mut rig.client, ClientMessageType::Status).await; // Opened
     rig.closing.send_replace(true);

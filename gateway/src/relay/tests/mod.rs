@@ -223,6 +223,14 @@ pub(super) fn to_client_v102(
     Message::Binary(frame.encode().unwrap().into())
 }
 
+/// The client says it speaks 1.02 (a Sync from nothing, as the web client's first frame may
+/// be) and waits for the relay's answer, so that the relay knows before anything else happens.
+pub(super) async fn speak_1_02(peer: &mut MemPeer) {
+    peer.send(to_client_v102(ClientMessageType::Sync, 0, 0, b""))
+        .await;
+    client_frame_of(peer, ClientMessageType::Sync).await;
+}
+
 pub(super) fn from_agent(payload: &[u8]) -> Message {
     let frame = AgentFrame::new(AgentMessageType::Output, CHANNEL, 0, payload.to_vec());
     Message::Binary(frame.encode().unwrap().into())

@@ -15,8 +15,8 @@ use crate::relay::{socket::mem, state::MAX_DETACH, End, RelayEvent};
 #[tokio::test(start_paused = true)]
 async fn a_1_02_client_comes_back_and_the_output_it_missed_is_replayed() {
     let mut rig = Rig::start(&SHELL, TestHost::default());
-    let client = &mut rig.client;
-    client
+    speak_1_02(&mut rig.client).await;
+    rig.client
         .send(to_client_v102(ClientMessageType::Input, 1, 0, b"a"))
         .await;
     let mut agent = rig.agent(false).await;
@@ -67,9 +67,7 @@ async fn a_1_02_client_comes_back_and_the_output_it_missed_is_replayed() {
 #[tokio::test(start_paused = true)]
 async fn a_1_02_client_away_too_long_is_closed() {
     let mut rig = Rig::start(&SHELL, TestHost::default());
-    rig.client
-        .send(to_client_v102(ClientMessageType::Input, 1, 0, b""))
-        .await;
+    speak_1_02(&mut rig.client).await;
     let agent = rig.agent(false).await;
     agent.send(from_agent(b"$ ")).await;
     client_output(&mut rig.client).await;
@@ -99,9 +97,7 @@ async fn a_1_02_client_away_too_long_is_closed() {
 #[tokio::test(start_paused = true)]
 async fn a_sync_replays_what_was_not_acknowledged() {
     let mut rig = Rig::start(&SHELL, TestHost::default());
-    rig.client
-        .send(to_client_v102(ClientMessageType::Input, 0, 0, b""))
-        .await;
+    speak_1_02(&mut rig.client).await;
     let agent = rig.agent(false).await;
     for chunk in [&b"1"[..], b"2", b"3"] {
         agent.send(from_agent(chunk)).await;

@@ -5,8 +5,8 @@
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use axt_e2e::{
-    bin, client::RawClient, proxy::Proxy, start_agent, wait_for, Api, Stack, INTERNAL_TOKEN,
-    KEY_ID, REGION, SECRET,
+    bin, client::RawClient, proxy::Proxy, start_agent, wait_for, Api, SessionUser, Stack,
+    INTERNAL_TOKEN, KEY_ID, REGION, SECRET,
 };
 use axt_kit::process::Supervised;
 use axt_proto::{client_frame::ClientMessageType, status::ChannelState};
@@ -116,6 +116,8 @@ struct Plant {
     instance: String,
     /// The control plane, then the agent.
     children: Vec<Supervised>,
+    /// Who the agent's sessions run as; goes after the agent.
+    _user: SessionUser,
     gateway_stop: Option<(
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
@@ -138,8 +140,10 @@ impl Plant {
         let (stop, task, gateway) = start_gateway(dir.path(), cp_addr, gw_addr).await;
         let api = Api::new(cp_addr, KEY_ID, SECRET);
         let ca = dir.path().join("gw").join("ca.pem");
+        let user = SessionUser::new();
+        let args = ["--default-user".to_owned(), user.name()];
         let (agent, instance) =
-            start_agent(&api, dir.path(), "agent", &[], gw_addr, &ca, &[]).await;
+            start_agent(&api, dir.path(), "agent", &[], gw_addr, &ca, &args).await;
         children.push(agent);
         wait_for(LIMIT, || gateway.kicks.online(&instance)).await;
         Self {
@@ -149,6 +153,7 @@ impl Plant {
             api,
             instance,
             children,
+            _user: user,
             gateway_stop: Some((stop, task)),
             url: String::new(),
             session_id: String::new(),

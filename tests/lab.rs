@@ -113,13 +113,15 @@ impl Drop for Lab {
 }
 
 async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
+    let user = axt_e2e::SessionUser::new();
     let lab = Lab {
         dir: tempfile::tempdir().unwrap(),
     };
     let dir = lab.dir_arg();
 
     // Up, as the README says, in a directory of its own and on a free API port (a lab of
-    // the developer's may hold 8080; the gateway's 8443 is on the lab's own address).
+    // the developer's may hold 8080; the gateway's 8443 is on the lab's own address). Its
+    // shells run as an account of this test's, which goes away after the lab.
     let up = axt(
         &[
             "lab",
@@ -131,6 +133,8 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
             &dir,
             "--api-port",
             "0",
+            "--default-user",
+            &user.name(),
         ],
         &[],
         None,

@@ -4,13 +4,13 @@
 mod common;
 
 use axt_proto::{agent_frame::AgentMessageType, identity, spec::SessionSpec};
-use common::{identity_of, kick, session_user, shell_spec, Agent, Event, Luban};
+use common::{identity_of, kick, shell_spec, Agent, Event, Luban};
 
 #[tokio::test]
 async fn a_kicked_shell_session_runs_commands_and_reports_ok() {
     let mut luban = Luban::start().await;
     let root = tempfile::tempdir().unwrap();
-    let _agent = Agent::registered(&luban, root.path(), &[]).await;
+    let agent = Agent::registered(&luban, root.path(), &[]).await;
     let public = std::fs::read_to_string(root.path().join("state/pub-key")).unwrap();
     let machine = std::fs::read_to_string(root.path().join("state/machine-id")).unwrap();
     let mut notify = luban.notify_socket().await;
@@ -38,7 +38,7 @@ async fn a_kicked_shell_session_runs_commands_and_reports_ok() {
         .collect();
     assert!(text.contains("hello-42\r\n"), "{text:?}");
     assert!(
-        text.contains(&format!("\n{}\r\n", session_user())),
+        text.contains(&format!("\n{}\r\n", agent.user())),
         "{text:?}"
     );
     for (i, frame) in frames.iter().enumerate() {

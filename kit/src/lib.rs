@@ -7,6 +7,7 @@
 //! - [`netns`]: Linux network namespaces, veth pairs and bridges, built with iproute2, for the
 //!   lab (`axt lab up`) and for the tests' hosts alike;
 //! - [`sshd`]: the one OpenSSH server configuration of the lab and the tests;
+//! - [`user`]: login accounts that tests make and remove again;
 //! - [`wait`]: polling a condition until a deadline;
 //! - [`pace`]: the token bucket of the gateway's bandwidth limit and the agent's pacing;
 //! - [`PROXY_VARS`]: the environment that would send a child's HTTP through a proxy.
@@ -17,6 +18,7 @@ pub mod pace;
 pub mod process;
 pub mod shutdown;
 pub mod sshd;
+pub mod user;
 pub mod wait;
 
 /// The environment variables that would send HTTP(S) through a proxy. Nothing axtlab starts

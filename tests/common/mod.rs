@@ -14,12 +14,14 @@ pub mod pty;
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
-    process::{Command, Stdio},
     sync::Arc,
     time::Duration,
 };
 
-use axt_kit::process::{run_to_end, Supervised};
+use axt_kit::{
+    process::{run_to_end, Supervised},
+    user::TemporaryUser,
+};
 use clap::Parser as _;
 use serde_json::Value;
 
@@ -42,6 +44,8 @@ pub struct Stack {
     pub gateway: Arc<axt_gateway::Shared>,
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
     agents: Vec<Supervised>,
+    /// Who the agents' sessions run as; goes after the agents.
+    pub user: SessionUser,
 }
 
 impl Stack {
@@ -129,6 +133,7 @@ impl Stack {
             gateway: gw_shared,
             stops,
             agents: Vec::new(),
+            user: SessionUser::new(),
         }
     }
 
@@ -170,6 +175,8 @@ impl Stack {
     pub async fn agent_via(&mut self, launcher: &[String], extra: &[&str]) -> String {
         let name = format!("agent-{}", self.agents.len());
         let dir = self.dir.path().to_owned();
+        let mut args = vec!["--default-user".to_owned(), self.user.name()];
+        args.extend(extra.iter().map(|s| s.to_string()));
         let (agent, instance) = start_agent(
             &self.api(),
             &dir,
@@ -177,7 +184,7 @@ impl Stack {
             launcher,
             self.gw_addr,
             &self.ca,
-            extra,
+            &args,
         )
         .await;
         self.agents.push(agent);
@@ -242,8 +249,9 @@ impl Drop for Stack {
 }
 
 /// Registers an agent with a fresh activation of `api` and runs it against the gateway at
-/// `server` (trusting `ca`), through `launcher`; its state and log are `dir/<name>` and
-/// `dir/<name>.log`. Returns it (killed on drop) and its instance id.
+/// `server` (trusting `ca`), through `launcher`, with `run_args` (its `--default-user`, say);
+/// its state and log are `dir/<name>` and `dir/<name>.log`. Returns it (killed on drop) and
+/// its instance id.
 pub async fn start_agent(
     api: &Api,
     dir: &std::path::Path,
@@ -251,7 +259,7 @@ pub async fn start_agent(
     launcher: &[String],
     server: SocketAddr,
     ca: &std::path::Path,
-    extra: &[&str],
+    run_args: &[String],
 ) -> (Supervised, String) {
     let act = api
         .call("CreateActivation", &[("RegionId", REGION)])
@@ -284,33 +292,33 @@ pub async fn start_agent(
     let mut run = axt_kit::process::command(launcher, bin("axt-agent"));
     run.args(["run", "--state-dir"])
         .arg(&state)
-        .args(default_user_args())
-        .args(extra)
+        .args(run_args)
         .env("RUST_LOG", "info");
     (Supervised::spawn(name, run, &log).unwrap(), instance)
 }
 
-/// The agent's `--default-user`: sessions run as a non-root user. As root (CI) that is a test
-/// user created on demand; otherwise the current user.
-pub fn default_user_args() -> Vec<String> {
-    let user = if is_root() {
-        let name = "axt-e2e";
-        let exists = Command::new("id")
-            .arg(name)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !exists {
-            let _ = Command::new("useradd")
-                .args(["-m", "-s", "/bin/bash", name])
-                .status();
+/// The account sessions run as: as root (CI), a temporary one made for the stack (sessions may
+/// not run as root); otherwise whoever runs the tests.
+pub struct SessionUser(Option<TemporaryUser>);
+
+impl SessionUser {
+    pub fn new() -> Self {
+        Self(is_root().then(|| TemporaryUser::create("axt-e2e-").unwrap()))
+    }
+
+    /// The login name.
+    pub fn name(&self) -> String {
+        match &self.0 {
+            Some(user) => user.name().to_owned(),
+            None => std::env::var("USER").unwrap_or_else(|_| "nobody".into()),
         }
-        name.to_owned()
-    } else {
-        std::env::var("USER").unwrap_or_else(|_| "nobody".into())
-    };
-    vec!["--default-user".into(), user]
+    }
+}
+
+impl Default for SessionUser {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 pub fn is_root() -> bool {

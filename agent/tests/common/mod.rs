@@ -17,7 +17,7 @@ use axum::{
     http::HeaderMap,
 };
 pub use luban::{DataSocket, Event, Luban};
-pub use process::{register, session_user, Agent};
+pub use process::{register, Agent};
 
 /// Every wait of a test is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(30);

@@ -1,35 +1,11 @@
 //! The real `axt-agent` binary: `register` runs to completion, `run` is a supervised child
 //! process that is killed when the test ends.
 
-use std::{net::SocketAddr, path::Path, process::Command, sync::OnceLock};
+use std::{net::SocketAddr, path::Path};
 
-use axt_kit::process::Supervised;
+use axt_kit::{process::Supervised, user::TemporaryUser};
 
 use super::{Luban, WAIT};
-
-/// The user sessions run as: the current user, or, as root (which sessions may not use), a
-/// test account created once.
-pub fn session_user() -> String {
-    static USER: OnceLock<String> = OnceLock::new();
-    USER.get_or_init(|| {
-        let uid = nix::unistd::Uid::effective();
-        if !uid.is_root() {
-            return nix::unistd::User::from_uid(uid).unwrap().unwrap().name;
-        }
-        let name = "axt-test-user";
-        if nix::unistd::User::from_name(name).unwrap().is_none() {
-            let _ = Command::new("useradd")
-                .args(["-m", "-s", "/bin/bash", name])
-                .status();
-        }
-        assert!(
-            nix::unistd::User::from_name(name).unwrap().is_some(),
-            "could not create {name}"
-        );
-        name.into()
-    })
-    .clone()
-}
 
 /// The binary.
 pub fn agent_bin() -> &'static str {
@@ -67,21 +43,42 @@ pub async fn register(
 
 /// A running `axt-agent run`, killed (by its pid) on drop; its log, in a file, is shown when
 /// the test fails.
-pub struct Agent(Supervised);
+pub struct Agent {
+    process: Supervised,
+    /// As root, the temporary account its sessions run as (removed after the agent is gone).
+    user: Option<TemporaryUser>,
+}
 
 impl Agent {
     pub fn start(state_dir: &Path, extra: &[&str]) -> Self {
         let log = state_dir.with_extension("log");
+        // Sessions may not run as root: as root, they get an account of the test's own.
+        let user = nix::unistd::Uid::effective()
+            .is_root()
+            .then(|| TemporaryUser::create("axt-agent-").unwrap());
+        let name = match &user {
+            Some(user) => user.name().to_owned(),
+            None => current_user(),
+        };
         let mut cmd = axt_kit::process::command(&[], agent_bin());
         cmd.args(["run", "--state-dir"])
             .arg(state_dir)
-            .args(["--default-user", &session_user()])
+            .args(["--default-user", &name])
             .args(extra)
             .env(
                 "RUST_LOG",
                 "debug,hyper=info,reqwest=info,tungstenite=info,tokio_tungstenite=info",
             );
-        Self(Supervised::spawn("axt-agent", cmd, &log).unwrap())
+        let process = Supervised::spawn("axt-agent", cmd, &log).unwrap();
+        Self { process, user }
+    }
+
+    /// Who its sessions run as.
+    pub fn user(&self) -> String {
+        match &self.user {
+            Some(user) => user.name().to_owned(),
+            None => current_user(),
+        }
     }
 
     /// Registers in a fresh directory under `root` and starts the agent.
@@ -94,11 +91,17 @@ impl Agent {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        self.0.terminate();
+        self.process.terminate();
     }
 
     /// Waits (bounded) for the process to exit.
     pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
-        self.0.wait_exit(WAIT).await.unwrap()
+        self.process.wait_exit(WAIT).await.unwrap()
     }
+}
+
+/// The name of the user running the tests.
+fn current_user() -> String {
+    let uid = nix::unistd::Uid::effective();
+    nix::unistd::User::from_uid(uid).unwrap().unwrap().name
 }

@@ -7,6 +7,7 @@ use std::{net::IpAddr, path::Path, sync::Arc};
 
 use anyhow::Context as _;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
+use rustls::pki_types::{pem::PemObject as _, CertificateDer, PrivateKeyDer};
 
 /// The CA certificate file, the one to hand to clients and agents.
 pub const CA_FILE: &str = "ca.pem";
@@ -42,11 +43,10 @@ pub fn server_config(dir: &Path, names: &[String]) -> anyhow::Result<Arc<rustls:
         std::fs::write(&stamp, &wanted)?;
         tracing::info!(names = %wanted, "issued the gateway's server certificate");
     }
-    let certs = rustls_pemfile::certs(&mut std::fs::read(dir.join(CERT_FILE))?.as_slice())
-        .collect::<Result<Vec<_>, _>>()
+    let certs = CertificateDer::pem_file_iter(dir.join(CERT_FILE))
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .context("reading the server certificate")?;
-    let key = rustls_pemfile::private_key(&mut std::fs::read(dir.join(KEY_FILE))?.as_slice())?
-        .context("no private key in server.key")?;
+    let key = PrivateKeyDer::from_pem_file(dir.join(KEY_FILE)).context("reading server.key")?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

@@ -1,6 +1,7 @@
 //! A session client that speaks the client framing directly, schema 1.01 or 1.02, for the
 //! stories that need to see frames: statuses, sequence numbers, reconnects, bad input.
 
+use rustls::pki_types::{pem::PemObject as _, CertificateDer};
 use std::{path::Path, sync::Arc, time::Duration};
 
 use axt_proto::client_frame::{resize_payload, ClientFrame, ClientMessageType};
@@ -37,7 +38,7 @@ pub struct Refused(pub u16, pub String);
 /// A rustls connector trusting only the lab CA.
 pub fn connector(ca: &Path) -> Connector {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut std::fs::read(ca).unwrap().as_slice()) {
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -12,8 +12,7 @@
 
 use std::{
     fs,
-    io::Write as _,
-    os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _},
+    os::unix::fs::DirBuilderExt as _,
     path::{Path, PathBuf},
 };
 
@@ -99,19 +98,7 @@ impl StateDir {
             .mode(0o700)
             .create(&self.path)
             .with_context(|| format!("creating {}", self.path.display()))?;
-        let path = self.path.join(name);
-        let tmp = self.path.join(format!(".{name}.tmp"));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(contents.as_bytes())
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
+        axt_kit::files::write_private(&self.path.join(name), contents.as_bytes())
     }
 
     /// Stores a registration: every file of the module doc.

@@ -5,34 +5,18 @@
 use std::{path::Path, sync::Arc};
 
 use axt_agent::{client::Client, state::ServerConfig};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_rustls::TlsAcceptor;
 
 const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// A CA's PEM and a server configuration for 127.0.0.1 signed by it.
+/// A CA's PEM and a server configuration for 127.0.0.1 signed by it: the gateway's own lab
+/// TLS, made in a directory of its own.
 fn lab_ca() -> (String, Arc<rustls::ServerConfig>) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .unwrap();
-    (ca.pem(), Arc::new(config))
+    let dir = tempfile::tempdir().unwrap();
+    let config = axt_gateway::tls::server_config(dir.path(), &["127.0.0.1".to_owned()]).unwrap();
+    let ca = std::fs::read_to_string(dir.path().join(axt_gateway::tls::CA_FILE)).unwrap();
+    (ca, config)
 }
 
 fn client(server: std::net::SocketAddr, ca: &Path) -> Client {

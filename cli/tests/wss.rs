@@ -3,39 +3,20 @@
 
 mod common;
 
-use std::{process::Stdio, sync::Arc};
+use std::process::Stdio;
 
 use axt_proto::client_frame::ClientMessageType::{Output, Status};
 use common::{axt, finish, send, PATIENCE};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use tokio::net::TcpListener;
-use tokio_rustls::{
-    rustls::{self, pki_types::PrivateKeyDer},
-    TlsAcceptor,
-};
+use tokio_rustls::TlsAcceptor;
 
-/// A lab CA (its PEM) and a TLS acceptor for 127.0.0.1 whose certificate it signed.
+/// A lab CA (its PEM) and a TLS acceptor for 127.0.0.1 whose certificate it signed: the
+/// gateway's own lab TLS, made in a directory of its own.
 fn lab_tls() -> (String, TlsAcceptor) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (ca.pem(), TlsAcceptor::from(Arc::new(config)))
+    let dir = tempfile::tempdir().unwrap();
+    let config = axt_gateway::tls::server_config(dir.path(), &["127.0.0.1".to_owned()]).unwrap();
+    let ca = std::fs::read_to_string(dir.path().join(axt_gateway::tls::CA_FILE)).unwrap();
+    (ca, TlsAcceptor::from(config))
 }
 
 #[tokio::test]

@@ -1,9 +1,8 @@
 //! First-start bootstrap: the admin account and its AccessKey, and the internal token.
 //! Secrets go to files of mode 0600 in the data directory; the log only says where.
 
-use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
+use axt_kit::files::write_private;
 
-use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 
 use crate::{ids, store::Store, Config};
@@ -63,18 +62,4 @@ pub fn internal_token(config: &Config) -> anyhow::Result<String> {
     write_private(&path, token.as_bytes())?;
     tracing::info!(path = %path.display(), "generated the internal token for gateways");
     Ok(token)
-}
-
-/// Writes a secret file readable by its owner only, replacing any previous one.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    Ok(())
 }

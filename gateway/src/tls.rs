@@ -6,6 +6,7 @@
 use std::{net::IpAddr, path::Path, sync::Arc};
 
 use anyhow::Context as _;
+use axt_kit::files::write_private;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use rustls::pki_types::{pem::PemObject as _, CertificateDer, PrivateKeyDer};
 
@@ -84,16 +85,4 @@ fn ca(dir: &Path) -> anyhow::Result<(rcgen::Certificate, KeyPair)> {
         tracing::info!(path = %ca_path.display(), "generated the lab CA: trust this file in agents and clients");
     }
     Ok((cert, key))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    Ok(())
 }

@@ -1,5 +1,6 @@
 //! What axtlab's binaries and tests share that is not wire format (that is `axt-proto`):
 //!
+//! - [`files`]: secret files, written owner-only and atomically;
 //! - [`logging`] and [`shutdown`]: how every binary logs (to stderr, `RUST_LOG`) and stops
 //!   (Ctrl-C or SIGTERM);
 //! - [`process`]: child processes with their output in a log file, waited for by what they
@@ -12,6 +13,7 @@
 //! - [`pace`]: the token bucket of the gateway's bandwidth limit and the agent's pacing;
 //! - [`PROXY_VARS`]: the environment that would send a child's HTTP through a proxy.
 
+pub mod files;
 pub mod logging;
 pub mod netns;
 pub mod pace;

@@ -42,8 +42,10 @@ pub struct Stack {
     pub ca: PathBuf,
     pub plane: Arc<axt_control_plane::Shared>,
     pub gateway: Arc<axt_gateway::Shared>,
-    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// The agents, then the services (fields drop in this order).
     agents: Vec<Supervised>,
+    _gateway: axt_gateway::Background,
+    _plane: axt_control_plane::Background,
     /// Who the agents' sessions run as; goes after the agents.
     pub user: SessionUser,
 }
@@ -84,10 +86,11 @@ impl Stack {
             SECRET.into(),
         ]);
         args.extend(cp_flags.iter().map(|s| s.to_string()));
-        let app = axt_control_plane::App::open(axt_control_plane::Config::parse_from(args))
+        let plane = axt_control_plane::App::open(axt_control_plane::Config::parse_from(args))
             .await
+            .unwrap()
+            .spawn(cp_listener)
             .unwrap();
-        let plane = app.shared();
 
         let mut args: Vec<String> = vec![
             "axt-gateway".into(),
@@ -109,30 +112,20 @@ impl Stack {
         args.extend(gw_flags.iter().map(|s| s.to_string()));
         let gateway = axt_gateway::Gateway::open(axt_gateway::Config::parse_from(args))
             .await
+            .unwrap()
+            .spawn(gw_listener)
             .unwrap();
-        let gw_shared = gateway.shared();
-
-        let mut stops = Vec::new();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.serve(cp_listener, async move {
-            let _ = stopped.await;
-        }));
-        stops.push(stop);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(gateway.serve(gw_listener, async move {
-            let _ = stopped.await;
-        }));
-        stops.push(stop);
         let ca = dir.path().join("gw").join("ca.pem");
         Self {
             dir,
             cp_addr,
             gw_addr,
             ca,
-            plane,
-            gateway: gw_shared,
-            stops,
+            plane: plane.shared.clone(),
+            gateway: gateway.shared.clone(),
             agents: Vec::new(),
+            _gateway: gateway,
+            _plane: plane,
             user: SessionUser::new(),
         }
     }
@@ -235,16 +228,6 @@ impl Stack {
             .as_array()
             .cloned()
             .unwrap_or_default()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // The agents go first (killed by pid; their logs shown if the test failed).
-        self.agents.clear();
-        for stop in self.stops.drain(..) {
-            let _ = stop.send(());
-        }
     }
 }
 

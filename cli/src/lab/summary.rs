@@ -29,17 +29,7 @@ pub(super) fn exports(dir: &Path, state: &LabState) -> anyhow::Result<String> {
 
 /// `<lab>/env.sh` (mode 0600: it holds the secret), for `. axt-data/lab/env.sh`.
 pub(super) fn write_env_file(dir: &Path, state: &LabState) -> anyhow::Result<()> {
-    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
-    let path = dir.join("env.sh");
-    let _ = std::fs::remove_file(&path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(exports(dir, state)?.as_bytes())?;
-    Ok(())
+    axt_kit::files::write_private(&dir.join("env.sh"), exports(dir, state)?.as_bytes())
 }
 
 /// A shell word: as is when it is plain, else in single quotes.

@@ -7,7 +7,7 @@ pub mod echo;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 
-use axt_control_plane::{App, Config};
+use axt_control_plane::{App, Background, Config};
 use axt_gateway::control_plane::{ControlPlane, CpError};
 use axt_proto::client_frame::{ClientFrame, ClientMessageType, SKELETON_LEN};
 use axt_proto::internal::{AgentHeartbeat, RefusalCode, RegisterAgent, VerifyToken};
@@ -66,7 +66,7 @@ pub async fn finish(child: tokio::process::Child) -> Outcome {
 pub struct TestPlane {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _running: Background,
 }
 
 impl TestPlane {
@@ -86,17 +86,12 @@ impl TestPlane {
             "--admin-access-key-secret",
             SECRET,
         ]);
-        let app = App::open(config).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        tokio::spawn(app.serve(listener, async move {
-            let _ = stopped.await;
-        }));
+        let running = App::open(config).await.unwrap().spawn(listener).unwrap();
         Self {
-            addr,
+            addr: running.addr,
             dir,
-            stop: Some(stop),
+            _running: running,
         }
     }
 
@@ -174,14 +169,6 @@ impl TestPlane {
             Ok(_) => None,
             Err(CpError::Refused(refusal)) => Some(refusal.code),
             Err(e) => panic!("{e}"),
-        }
-    }
-}
-
-impl Drop for TestPlane {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axt_control_plane::{App, Config, Shared};
+use axt_control_plane::{App, Background, Config, Shared};
 use axt_gateway::control_plane::ControlPlane;
 use axt_proto::internal::{AgentHeartbeat, RegisterAgent};
 use axt_proto::openapi::{v1, v3, Credentials, Params, TIMESTAMP_FORMAT};
@@ -43,7 +43,7 @@ pub struct TestPlane {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
     pub dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _running: Background,
 }
 
 impl TestPlane {
@@ -66,19 +66,13 @@ impl TestPlane {
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let config = Config::parse_from(args);
-        let app = App::open(config).await.unwrap();
-        let shared = app.shared();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        tokio::spawn(app.serve(listener, async move {
-            let _ = stopped.await;
-        }));
+        let running = App::open(config).await.unwrap().spawn(listener).unwrap();
         Self {
-            addr,
-            shared,
+            addr: running.addr,
+            shared: running.shared.clone(),
             dir,
-            stop: Some(stop),
+            _running: running,
         }
     }
 
@@ -132,14 +126,6 @@ impl TestPlane {
             .unwrap()
             .to_owned();
         self.agent(Some(&id), "2.4.3.100").await
-    }
-}
-
-impl Drop for TestPlane {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

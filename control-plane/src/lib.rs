@@ -104,29 +104,16 @@ impl App {
 }
 
 /// A control plane serving from a task of this process; it stops when this handle drops.
-pub struct Background {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Its state, for tests that look into the store.
-    pub shared: Arc<Shared>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+pub type Background = axt_kit::background::Background<Arc<Shared>>;
 
 impl App {
     /// Serves on `listener` from a task of its own until the returned handle drops: the
     /// control plane that tests embed.
     pub fn spawn(self, listener: tokio::net::TcpListener) -> anyhow::Result<Background> {
-        let addr = listener.local_addr()?;
-        let shared = self.shared();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(self.serve(listener, async move {
-            let _ = stopped.await;
-        }));
-        Ok(Background {
-            addr,
-            shared,
-            _stop: stop,
-        })
+        let (addr, shared) = (listener.local_addr()?, self.shared());
+        Ok(Background::spawn(addr, shared, |stop| {
+            self.serve(listener, stop)
+        }))
     }
 }
 

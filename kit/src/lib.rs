@@ -1,5 +1,6 @@
 //! What axtlab's binaries and tests share that is not wire format (that is `axt-proto`):
 //!
+//! - [`background`]: a server embedded in a task, stopped when its handle drops;
 //! - [`files`]: secret files, written owner-only and atomically;
 //! - [`logging`] and [`shutdown`]: how every binary logs (to stderr, `RUST_LOG`) and stops
 //!   (Ctrl-C or SIGTERM);
@@ -13,6 +14,7 @@
 //! - [`pace`]: the token bucket of the gateway's bandwidth limit and the agent's pacing;
 //! - [`PROXY_VARS`]: the environment that would send a child's HTTP through a proxy.
 
+pub mod background;
 pub mod files;
 pub mod logging;
 pub mod netns;

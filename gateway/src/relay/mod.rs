@@ -6,7 +6,7 @@
 //! - `client_side.rs` / `agent_side.rs`: what each frame from either side does;
 //! - `frames.rs`: numbering and framing; `end.rs`: why a relay ended and who is told what;
 //! - `rate.rs`: the per-session bandwidth; `socket.rs` and `host.rs`: the relay's view of its
-//!   sockets and of the gateway, which its unit tests (`tests.rs`) replace with in-memory ones.
+//!   sockets and of the gateway, which its unit tests (`tests/`) replace with in-memory ones.
 
 mod agent_side;
 mod client_side;

@@ -81,17 +81,11 @@ async fn start_gateway(
         .unwrap();
     let shared = gateway.shared();
     // The port was just released by the previous gateway; binding may need a moment.
-    let mut tries = 0;
-    let listener = loop {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => break l,
-            Err(e) if tries < 100 => {
-                tries += 1;
-                tracing_free_wait(e).await;
-            }
-            Err(e) => panic!("rebinding {addr}: {e}"),
-        }
-    };
+    let listener = axt_kit::wait::until(LIMIT, || std::net::TcpListener::bind(addr).ok())
+        .await
+        .unwrap_or_else(|| panic!("{addr} did not come free"));
+    listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = gateway
@@ -101,10 +95,6 @@ async fn start_gateway(
             .await;
     });
     (stop, task, shared)
-}
-
-async fn tracing_free_wait(_why: std::io::Error) {
-    tokio::time::sleep(Duration::from_millis(50)).await; // retrying a bind, bounded by the caller
 }
 
 /// A control plane process, an in-process gateway, and one agent, on loopback.

@@ -20,7 +20,7 @@ use super::{
 pub const MAX_HELD_BYTES: usize = 1 << 20;
 /// After the agent's result, how long the rest of its output may take to arrive: the report
 /// and the data channel are separate connections, so the report can overtake the last frames.
-const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+pub(super) const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<H: Host> Relay<H> {
     /// Sends to the agent now, or holds the frame until the agent is ready for it.

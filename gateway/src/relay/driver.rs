@@ -34,7 +34,7 @@ pub(super) const AGENT_KEEPALIVE: Duration = Duration::from_secs(60);
 /// treated as gone, so a stalled peer can never hold the relay.
 pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing relay waits for the client's own Close.
-const CLOSE_LINGER: Duration = Duration::from_secs(1);
+pub(super) const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 /// How a relay starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::relay::{
-    driver::{AGENT_GRACE, AGENT_KEEPALIVE, STOCK_CLOSE_GRACE},
+    agent_side::DRAIN_LIMIT,
+    driver::{AGENT_GRACE, AGENT_KEEPALIVE, CLOSE_LINGER, SEND_TIMEOUT, STOCK_CLOSE_GRACE},
     End, RelayEvent,
 };
 
@@ -283,4 +284,61 @@ async fn a_shutdown_freezes_a_1_02_client_and_ends_a_1_01_one() {
     assert_eq!(closed_reason(&mut rig.client).await, "GatewayShutdown");
     let (_, record) = rig.ended().await;
     assert_eq!(record.closed_reason, Some(ClosedReason::GatewayShutdown));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_is_let_go() {
+    let rig = Rig::start(&SHELL, TestHost::default());
+    let agent = rig.agent(false).await;
+    // The test never reads the client's socket: once its queue is full, the relay's send waits.
+    let start = Instant::now();
+    let flood = tokio::spawn(async move {
+        for _ in 0..200 {
+            if agent.tx.send(from_agent(b"x")).await.is_err() {
+                break;
+            }
+        }
+        agent
+    });
+    let (end, record) = rig.ended().await;
+    assert!(matches!(end, End::ClientClosed));
+    assert_eq!(record.closed_reason, Some(ClosedReason::ClientClosed));
+    let waited = start.elapsed();
+    assert!(
+        waited >= SEND_TIMEOUT && waited < SEND_TIMEOUT + Duration::from_millis(100),
+        "{waited:?}"
+    );
+    drop(flood);
+}
+
+#[tokio::test(start_paused = true)]
+async fn output_after_the_agents_result_is_still_relayed_for_a_while() {
+    let mut rig = Rig::start(&SHELL, TestHost::default());
+    let agent = rig.agent(false).await;
+    agent.send(from_agent(b"$ ")).await;
+    client_output(&mut rig.client).await;
+    // The result report overtakes the last frames on the data channel, which stays open.
+    rig.event(RelayEvent::AgentResult(AgentResult::Ok)).await;
+    let start = Instant::now();
+    agent.send(from_agent(b"the last words")).await;
+    assert_eq!(
+        client_output(&mut rig.client).await.payload,
+        b"the last words"
+    );
+    assert_eq!(closed_reason(&mut rig.client).await, "Exit");
+    assert_eq!(start.elapsed(), DRAIN_LIMIT, "then it stops waiting");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_never_answers_the_close_is_let_go_after_a_moment() {
+    let mut rig = Rig::start(&SHELL, TestHost::default());
+    let mut agent = rig.agent(false).await;
+    agent.send(from_agent(b"$ ")).await;
+    rig.event(RelayEvent::SessionEnded(SessionVerdict::Ended))
+        .await;
+    while !matches!(rig.client.recv(PATIENCE).await, Some(Message::Close(_))) {}
+    let closed = Instant::now();
+    // The agent is told (its data channel closed) only once the linger is over.
+    while !matches!(agent.recv(PATIENCE).await, Some(Message::Close(_))) {}
+    assert_eq!(closed.elapsed(), CLOSE_LINGER);
 }

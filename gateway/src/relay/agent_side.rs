@@ -9,7 +9,7 @@ use axum::extract::ws::Message;
 use tokio::time::Instant;
 
 use super::{
-    driver::{AGENT_GRACE, SEND_TIMEOUT},
+    driver::{AGENT_GRACE, SEND_TIMEOUT, STOCK_CLOSE_GRACE},
     host::Host,
     socket::recv,
     state::Relay,
@@ -18,8 +18,10 @@ use super::{
 /// Client input held before the agent is ready, in bytes. Past it the relay stops reading the
 /// client (back-pressure through the WebSocket) instead of dropping anything.
 pub const MAX_HELD_BYTES: usize = 1 << 20;
-/// After the agent's result, how long the rest of its output may take to arrive: the report
-/// and the data channel are separate connections, so the report can overtake the last frames.
+/// After the agent's result, how long the data channel may stay quiet before the relay stops
+/// waiting for the rest of the output: the report and the data channel are separate
+/// connections, so the report can overtake the last frames — many of them when the session is
+/// paced. Each frame that arrives restarts the wait; nothing that flows is cut.
 pub(super) const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<H: Host> Relay<H> {
@@ -89,6 +91,11 @@ impl<H: Host> Relay<H> {
         }
         self.deadlines.last_data = Instant::now();
         self.counters.bytes_out += frame.payload.len() as u64;
+        // A stock agent still talking after the client's Close is not cut off: its grace
+        // counts from its last word.
+        if self.deadlines.close.is_some() {
+            self.deadlines.close = Some(Instant::now() + STOCK_CLOSE_GRACE);
+        }
         // Waiting here stops reading the agent's socket: the limit pushes back to the agent.
         self.rate.down.take(frame.payload.len()).await;
         self.output(&frame.payload).await;
@@ -126,12 +133,11 @@ impl<H: Host> Relay<H> {
         self.flush_held().await;
     }
 
-    /// Relays what the agent still sends until it closes the data channel, for at most
+    /// Relays what the agent still sends until it closes the data channel, or stays quiet for
     /// [`DRAIN_LIMIT`].
     pub(super) async fn drain_agent(&mut self) {
-        let deadline = Instant::now() + DRAIN_LIMIT;
         while let Ok(Some(Ok(msg))) =
-            tokio::time::timeout_at(deadline, recv(&mut self.agent.socket)).await
+            tokio::time::timeout(DRAIN_LIMIT, recv(&mut self.agent.socket)).await
         {
             self.on_agent(msg).await;
         }

@@ -25,8 +25,9 @@ use super::{
 
 /// How long a relay waits for an agent whose data channel dropped to reconnect or report.
 pub(super) const AGENT_GRACE: Duration = Duration::from_secs(3);
-/// After a client's Close on a port session, how long output still in flight from a stock
-/// agent is relayed before the gateway closes (the stock agent cannot half-close).
+/// After a client's Close on a port session, how long a stock agent (which cannot half-close)
+/// may stay quiet before the gateway closes: each output frame restarts it, so output still
+/// flowing is relayed to its end.
 pub(super) const STOCK_CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How often the gateway sends the agent an empty Input when nothing else went its way.
 pub(super) const AGENT_KEEPALIVE: Duration = Duration::from_secs(60);

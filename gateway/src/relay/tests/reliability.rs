@@ -158,3 +158,74 @@ async fn output_is_paced_to_the_session_rate() {
     assert!((4.85..4.95).contains(&elapsed), "{elapsed}");
     drop(feeder);
 }
+
+/// Bytes of Output the client gets until the relay closes it.
+async fn everything(peer: &mut super::MemPeer) -> usize {
+    let mut bytes = 0;
+    while let Some(msg) = peer.recv(PATIENCE).await {
+        if let axum::extract::ws::Message::Binary(b) = msg {
+            let frame = axt_proto::client_frame::ClientFrame::decode(&b).unwrap();
+            if frame.kind == ClientMessageType::Output {
+                bytes += frame.payload.len();
+            }
+        }
+    }
+    bytes
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paced_result_overtaking_its_output_loses_nothing() {
+    let limited = Session {
+        port: Some(22),
+        rate: Some(10_000),
+    };
+    let mut rig = Rig::start(&limited, TestHost::default());
+    let agent = rig.agent(true).await;
+    // 100 kB take 10 s at this rate; the agent's report arrives long before they are through.
+    let start = Instant::now();
+    let feeder = tokio::spawn(async move {
+        for _ in 0..100 {
+            agent.send(from_agent(&[1u8; 1000])).await;
+        }
+        agent
+    });
+    rig.event(RelayEvent::AgentResult(AgentResult::Ok)).await;
+    let agent = feeder.await.unwrap();
+    drop(agent); // then the agent closes its data channel
+    assert_eq!(everything(&mut rig.client).await, 100_000);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(9_800),
+        "paced, not cut: {took:?}"
+    );
+    let (end, record) = rig.ended().await;
+    assert!(matches!(end, End::Result(AgentResult::Ok)));
+    assert_eq!(record.bytes_out, 100_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stock_agent_still_talking_after_the_clients_close_is_heard_out() {
+    let limited = Session {
+        port: Some(22),
+        rate: Some(204_800),
+    };
+    let mut rig = Rig::start(&limited, TestHost::default());
+    // No half-close: a stock agent. It paces itself, a 1024-byte frame every 40 ms.
+    let agent = rig.agent(false).await;
+    agent.send(from_agent(b"")).await;
+    rig.client
+        .send(to_client(ClientMessageType::Close, b"1"))
+        .await;
+    let talker = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(40));
+        for _ in 0..200 {
+            tick.tick().await;
+            agent.send(from_agent(&[2u8; 1024])).await;
+        }
+        agent // kept open and quiet: the target said all it had to say
+    });
+    assert_eq!(everything(&mut rig.client).await, 200 * 1024);
+    let (end, _) = rig.ended().await;
+    assert!(matches!(end, End::ClientClosed));
+    drop(talker);
+}

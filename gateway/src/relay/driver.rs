@@ -13,6 +13,8 @@ use axt_proto::{
 use axum::extract::ws::{CloseFrame, Message};
 use tokio::time::Instant;
 
+use crate::kick::KickError;
+
 use super::{
     agent_side::MAX_HELD_BYTES,
     client_side::MAX_REPLAY_BYTES,
@@ -64,8 +66,12 @@ impl<H: Host> Relay<H> {
             self.send_client(msg).await;
         }
         let kick = Kick::SessionStart(self.grant.channel_id.clone());
-        if start == Start::Kick && !self.host.kick(&self.grant.instance_id, kick) {
-            return End::AgentNotOnline;
+        if start == Start::Kick {
+            match self.host.kick(&self.grant.instance_id, kick) {
+                Ok(()) => {}
+                Err(KickError::NotOnline) => return End::AgentNotOnline,
+                Err(KickError::QueueFull) => return End::KickRefused,
+            }
         }
         loop {
             let reading_client = self.client.socket.is_some()
@@ -246,9 +252,11 @@ impl<H: Host> Relay<H> {
             }
         }
         self.close_client(1000).await;
-        if !matches!(end, End::Result(_) | End::AgentNotOnline) {
+        if !matches!(end, End::Result(_) | End::AgentNotOnline | End::KickRefused) {
+            // Stops are never refused (see the kick mailbox); an agent gone meanwhile has
+            // nothing left to stop.
             let stop = Kick::SessionStop(self.grant.channel_id.clone());
-            self.host.kick(&self.grant.instance_id, stop);
+            let _ = self.host.kick(&self.grant.instance_id, stop);
         }
         if let Some(mut agent) = self.agent.socket.take() {
             let _ = tokio::time::timeout(SEND_TIMEOUT, agent.send(Message::Close(None))).await;

@@ -16,6 +16,8 @@ pub enum End {
     AgentLost,
     /// The instance's agent has no kick channel.
     AgentNotOnline,
+    /// The agent's kick channel has too many kicks waiting: it is not reading them.
+    KickRefused,
     /// The agent did not open the data channel in time after its kick.
     DeliveryTimeout,
     /// EndTerminalSession was called.
@@ -46,6 +48,10 @@ impl End {
                 Why::AgentNotOnline,
                 "the instance's agent has no kick channel",
             ),
+            Self::KickRefused => failed(
+                Why::DeliveryTimeout,
+                "the agent's kick channel has too many kicks waiting",
+            ),
             Self::DeliveryTimeout => failed(
                 Why::DeliveryTimeout,
                 "the agent did not open the data channel in time",
@@ -65,6 +71,7 @@ impl End {
             Self::Result(r) => Some(r.client_reason()),
             Self::AgentLost => Some(ClosedReason::AgentSocketClosed.as_str()),
             Self::AgentNotOnline => Some(ClosedReason::AgentNotOnline.as_str()),
+            Self::KickRefused => Some(reason::AGENT_TIMEOUT),
             Self::DeliveryTimeout => Some(reason::AGENT_TIMEOUT),
             Self::SessionEnded => Some(SESSION_ENDED),
             Self::InstanceNotRunning => Some(ClosedReason::InstanceNotRunning.as_str()),

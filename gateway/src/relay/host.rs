@@ -6,12 +6,12 @@ use std::{future::Future, time::Duration};
 
 use axt_proto::{internal::RecordChannel, kick::Kick};
 
-use crate::Shared;
+use crate::{kick::KickError, Shared};
 
 /// The relay's outside world.
 pub trait Host: Send + Sync + 'static {
-    /// Queues a kick on the instance's kick channel; `false` when it has none.
-    fn kick(&self, instance_id: &str, kick: Kick) -> bool;
+    /// Queues a kick on the instance's kick channel.
+    fn kick(&self, instance_id: &str, kick: Kick) -> Result<(), KickError>;
 
     /// Records a connection's progress with the control plane; a failure is logged here (the
     /// relay carries on either way).
@@ -19,7 +19,7 @@ pub trait Host: Send + Sync + 'static {
 }
 
 impl Host for Shared {
-    fn kick(&self, instance_id: &str, kick: Kick) -> bool {
+    fn kick(&self, instance_id: &str, kick: Kick) -> Result<(), KickError> {
         self.kicks.send(instance_id, kick)
     }
 

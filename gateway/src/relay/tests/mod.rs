@@ -22,6 +22,8 @@ use tokio::{
     task::JoinHandle,
 };
 
+use crate::kick::KickError;
+
 use super::{
     rate::SessionRate,
     socket::{mem, MemPeer},
@@ -46,9 +48,12 @@ pub(super) struct TestHost {
 }
 
 impl Host for TestHost {
-    fn kick(&self, _instance_id: &str, kick: Kick) -> bool {
+    fn kick(&self, _instance_id: &str, kick: Kick) -> Result<(), KickError> {
         self.kicks.lock().unwrap().push(kick);
-        !self.offline
+        match self.offline {
+            true => Err(KickError::NotOnline),
+            false => Ok(()),
+        }
     }
 
     async fn record(&self, update: RecordChannel) {

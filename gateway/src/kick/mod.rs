@@ -7,6 +7,8 @@
 //! dispatches only to instances that have one); a report lost on the way is mended by the next
 //! heart-beat the gateway relays for that agent.
 
+mod mailbox;
+
 use std::{
     collections::HashMap,
     sync::{
@@ -28,29 +30,40 @@ use axum::{
     http::HeaderMap,
     response::Response,
 };
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tracing::Instrument as _;
+
+pub use mailbox::{KickError, MAX_PENDING_STARTS};
+use mailbox::Mailbox;
 
 use crate::{agent_surface::identity::IdentityFailure, Shared};
 
-/// Kicks waiting for one agent; a full queue means the agent is not reading, and the kick fails.
-const KICK_QUEUE: usize = 64;
+/// The largest message an agent may send on its kick channel: its replies are one short line.
+const MAX_KICK_REPLY: usize = 4 * 1024;
+
+/// One agent's kick channel: which one it is, what waits for it, and how its writer is woken.
+struct Link {
+    id: u64,
+    mailbox: Mailbox,
+    wake: Arc<Notify>,
+}
 
 /// The live kick channels, by instance id. A newer channel of the same instance replaces the
-/// older one (the agent reconnected).
+/// older one (the agent reconnected) and takes over what was still waiting for it.
 #[derive(Default)]
 pub struct Kicks {
-    links: Mutex<HashMap<String, (u64, mpsc::Sender<Kick>)>>,
+    links: Mutex<HashMap<String, Link>>,
     next: AtomicU64,
 }
 
 impl Kicks {
-    /// Queues a kick; `false` when the instance has no kick channel.
-    pub fn send(&self, instance_id: &str, kick: Kick) -> bool {
-        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        links
-            .get(instance_id)
-            .is_some_and(|(_, tx)| tx.try_send(kick).is_ok())
+    /// Queues a kick for the instance's agent.
+    pub fn send(&self, instance_id: &str, kick: Kick) -> Result<(), KickError> {
+        let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        let link = links.get_mut(instance_id).ok_or(KickError::NotOnline)?;
+        link.mailbox.put(kick)?;
+        link.wake.notify_one();
+        Ok(())
     }
 
     /// Whether the instance's agent has a kick channel now.
@@ -61,7 +74,7 @@ impl Kicks {
     /// The number of the instance's kick channel, if it has one here.
     pub fn link(&self, instance_id: &str) -> Option<u64> {
         let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        links.get(instance_id).map(|(id, _)| *id)
+        links.get(instance_id).map(|link| link.id)
     }
 
     /// A number for a new kick channel, never given out before by this gateway.
@@ -69,21 +82,38 @@ impl Kicks {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn attach(&self, instance_id: &str, id: u64) -> mpsc::Receiver<Kick> {
-        let (tx, rx) = mpsc::channel(KICK_QUEUE);
-        self.links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(instance_id.to_owned(), (id, tx));
-        rx
+    /// Makes link `id` the instance's kick channel; returns what wakes its writer.
+    fn attach(&self, instance_id: &str, id: u64) -> Arc<Notify> {
+        let mut link = Link {
+            id,
+            mailbox: Mailbox::default(),
+            wake: Arc::new(Notify::new()),
+        };
+        let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mut old) = links.remove(instance_id) {
+            // The replaced channel's writer wakes to find itself replaced; what it had not
+            // sent yet goes out on the new one.
+            link.mailbox.absorb(&mut old.mailbox);
+            old.wake.notify_one();
+        }
+        if !link.mailbox.is_empty() {
+            link.wake.notify_one();
+        }
+        let wake = link.wake.clone();
+        links.insert(instance_id.to_owned(), link);
+        wake
+    }
+
+    /// What waits for link `id`, or `None` once a newer channel replaced it.
+    fn take(&self, instance_id: &str, id: u64) -> Option<Vec<Kick>> {
+        let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        let link = links.get_mut(instance_id).filter(|link| link.id == id)?;
+        Some(link.mailbox.take_all())
     }
 
     fn detach(&self, instance_id: &str, id: u64) {
         let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-        if links
-            .get(instance_id)
-            .is_some_and(|(current, _)| *current == id)
-        {
+        if links.get(instance_id).is_some_and(|link| link.id == id) {
             links.remove(instance_id);
         }
     }
@@ -95,6 +125,9 @@ pub async fn notify_server(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let ws = ws
+        .max_message_size(MAX_KICK_REPLY)
+        .max_frame_size(MAX_KICK_REPLY);
     ws.on_upgrade(move |socket| async move {
         let instance = headers
             .get(axt_proto::identity::INSTANCE_ID)
@@ -143,7 +176,7 @@ async fn kick_channel(
     // finds the control plane agreeing.
     let link = shared.kicks.new_link();
     report(&shared, &verified.instance_id, link, true).await;
-    let mut kicks = shared.kicks.attach(&verified.instance_id, link);
+    let wake = shared.kicks.attach(&verified.instance_id, link);
     tracing::info!("kick channel open");
     let mut keepalive = tokio::time::interval(Duration::from_secs(30));
     let mut closing = shared.closing.subscribe();
@@ -156,15 +189,14 @@ async fn kick_channel(
                     break "gateway shutting down";
                 }
             }
-            kick = kicks.recv() => match kick {
-                Some(kick) => {
-                    tracing::debug!(%kick, "kicking");
-                    if socket.send(Message::Text(kick.to_string().into())).await.is_err() {
-                        break "send failed";
-                    }
+            () = wake.notified() => {
+                let Some(kicks) = shared.kicks.take(&verified.instance_id, link) else {
+                    break "replaced by a newer kick channel";
+                };
+                if let Err(why) = send_all(&mut socket, kicks).await {
+                    break why;
                 }
-                None => break "replaced by a newer kick channel",
-            },
+            }
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Text(text))) => match KickReply::parse(&text) {
                     Some(KickReply::Accept(_)) => tracing::debug!(reply = %text, "kick accepted"),
@@ -184,6 +216,22 @@ async fn kick_channel(
     report(&shared, &verified.instance_id, link, false).await;
     shared.kicks.detach(&verified.instance_id, link);
     reason
+}
+
+/// Sends `kicks` in order; a failed send ends the channel (the agent redials, and what did not
+/// go out is lost with it: its sessions' relays time out with a reason).
+async fn send_all(socket: &mut WebSocket, kicks: Vec<Kick>) -> Result<(), &'static str> {
+    for kick in kicks {
+        tracing::debug!(%kick, "kicking");
+        if socket
+            .send(Message::Text(kick.to_string().into()))
+            .await
+            .is_err()
+        {
+            return Err("send failed");
+        }
+    }
+    Ok(())
 }
 
 /// Tells the control plane that this gateway now holds (or no longer holds) kick channel

@@ -1,7 +1,9 @@
 //! Every option of `axt-agent`: one clap subcommand per job, each flag also an environment
 //! variable.
 
-use std::path::PathBuf;
+use std::{convert::Infallible, path::PathBuf};
+
+use secrecy::SecretString;
 
 use crate::session::deny::DenyEntry;
 
@@ -40,9 +42,10 @@ pub struct RegisterArgs {
     #[arg(long, env = "AXT_SERVER")]
     pub server: String,
 
-    /// The activation code of CreateActivation.
-    #[arg(long, env = "AXT_ACTIVATION_CODE", hide_env_values = true)]
-    pub activation_code: String,
+    /// The activation code of CreateActivation. A secret: `{:?}` of these options shows it
+    /// as redacted, so a debug log of the command line cannot leak it.
+    #[arg(long, env = "AXT_ACTIVATION_CODE", hide_env_values = true, value_parser = secret)]
+    pub activation_code: SecretString,
 
     /// The activation id of CreateActivation.
     #[arg(long, env = "AXT_ACTIVATION_ID")]
@@ -109,6 +112,25 @@ pub struct RunArgs {
     /// metadata addresses and link-local ranges that are always refused. Repeatable.
     #[arg(long = "deny", env = "AXT_DENY", value_delimiter = ',')]
     pub deny: Vec<DenyEntry>,
+
+    /// The most sessions (shells and port-forward connections) that run at once; a start
+    /// beyond it is refused with `Init_channel_failed`. Each shell holds a PTY, three threads
+    /// and its processes, each forward two sockets and two tasks: the cap keeps a flood of
+    /// kicks from exhausting the host. 64 is three times the 20 connected sessions the control
+    /// plane allows an instance by default, because every TCP connection through a port
+    /// forward is a session of its own (a browser opens several at once).
+    #[arg(
+        long,
+        env = "AXT_AGENT_MAX_SESSIONS",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_sessions: u32,
+}
+
+/// Reads a secret option.
+fn secret(text: &str) -> Result<SecretString, Infallible> {
+    Ok(text.into())
 }
 
 /// Options of the hidden `axt-agent exec-as`.
@@ -146,6 +168,53 @@ mod tests {
             panic!("not exec-as")
         };
         assert_eq!(args.command, ["sh", "-c", "echo --x"]);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_activation_code() {
+        let code = "axt-test-activation-code-5e1f";
+        let cli = Cli::try_parse_from([
+            "axt-agent",
+            "register",
+            "--server",
+            "127.0.0.1:1",
+            "--activation-code",
+            code,
+            "--activation-id",
+            "act-1",
+            "--state-dir",
+            "/nonexistent",
+        ])
+        .unwrap();
+        let Command::Register(args) = &cli.command else {
+            panic!("not register")
+        };
+        // The value is there to be used…
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&args.activation_code),
+            code
+        );
+        // …but no Debug rendering of the options, pretty or not, holds it.
+        for shown in [format!("{cli:?}"), format!("{cli:#?}"), format!("{args:?}")] {
+            assert!(!shown.contains(code), "{shown}");
+            assert!(shown.contains("REDACTED"), "{shown}");
+            assert!(shown.contains("act-1"), "other fields still show: {shown}");
+        }
+    }
+
+    #[test]
+    fn max_sessions_defaults_to_64_and_is_at_least_one() {
+        let run = |extra: &[&str]| {
+            let mut argv = vec!["axt-agent", "run", "--state-dir", "/x"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).map(|cli| match cli.command {
+                Command::Run(args) => args.max_sessions,
+                _ => panic!("not run"),
+            })
+        };
+        assert_eq!(run(&[]).unwrap(), 64);
+        assert_eq!(run(&["--max-sessions", "2"]).unwrap(), 2);
+        assert!(run(&["--max-sessions", "0"]).is_err());
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub async fn run(args: config::RunArgs, shutdown: impl Future<Output = ()>) -> a
             },
             deny: session::deny::DenyList::new(&args.deny),
         },
+        args.max_sessions as usize,
         token.clone(),
     );
     let tasks = TaskTracker::new();

@@ -8,6 +8,7 @@ use axt_proto::{
     luban::{RegisterRequest, RegisterResponse, RegisterTag},
 };
 use base64::Engine as _;
+use secrecy::ExposeSecret as _;
 
 use crate::{
     client::Client,
@@ -81,7 +82,7 @@ fn request_body(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(RegisterRequest {
-        activation_code: args.activation_code.clone(),
+        activation_code: args.activation_code.expose_secret().to_owned(),
         machine_id: machine_id.to_owned(),
         region_id: args.region.clone(),
         instance_name: args.instance_name.clone(),

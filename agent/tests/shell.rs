@@ -1,10 +1,11 @@
 //! Shell sessions of the real agent: commands on a PTY as the session user, input before the
-//! PTY exists, duplicates, stops, refusals and data-channel loss.
+//! PTY exists, duplicates, stops, refusals (`--max-sessions` among them) and data-channel
+//! loss.
 
 mod common;
 
 use axt_proto::{agent_frame::AgentMessageType, identity, spec::SessionSpec};
-use common::{identity_of, kick, shell_spec, Agent, Event, Luban};
+use common::{identity_of, kick, shell_spec, Agent, DataSocket, Event, Luban};
 
 #[tokio::test]
 async fn a_kicked_shell_session_runs_commands_and_reports_ok() {
@@ -216,4 +217,73 @@ async fn a_command_that_leaves_a_background_job_still_ends() {
     let (mut data, _) = luban.data_socket("c-bg").await;
     data.output_until("bg-9").await;
     assert_eq!(luban.status("c-bg").await, ("Success".into(), "Ok".into()));
+}
+
+#[tokio::test]
+async fn a_start_beyond_max_sessions_is_refused_until_one_ends() {
+    let mut luban = Luban::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let agent = Agent::registered(&luban, root.path(), &["--max-sessions", "2"]).await;
+    let mut notify = luban.notify_socket().await;
+
+    let mut first = start(&mut luban, &mut notify, "c-one").await;
+    let mut second = start(&mut luban, &mut notify, "c-two").await;
+
+    luban.set_spec("c-three", shell_spec("c-three"));
+    assert_eq!(
+        kick(&mut notify, "kick_vm session start c-three").await,
+        "accept:kick_vm session start c-three",
+        "the kick is answered as any other"
+    );
+    assert_eq!(
+        luban.status("c-three").await,
+        ("Failed".into(), "Init_channel_failed".into())
+    );
+    // Refused before anything was set up: its spec was never pulled (a pull would have come
+    // before the report).
+    assert!(!luban.seen(|e| matches!(e, Event::SessionList(c) if c == "c-three")));
+    let log = std::fs::read_to_string(agent.log()).unwrap();
+    assert_eq!(
+        log.matches("session refused").count(),
+        1,
+        "one line says why: {log}"
+    );
+
+    // The two running sessions were not disturbed.
+    echo(&mut first, "one").await;
+    echo(&mut second, "two").await;
+
+    // One ends; its slot is free by the time its end is reported.
+    first.input("exit\n").await;
+    assert_eq!(luban.status("c-one").await, ("Success".into(), "Ok".into()));
+    let mut fourth = start(&mut luban, &mut notify, "c-four").await;
+    echo(&mut second, "two-again").await;
+
+    fourth.input("exit\n").await;
+    assert_eq!(
+        luban.status("c-four").await,
+        ("Success".into(), "Ok".into())
+    );
+    second.input("exit\n").await;
+    assert_eq!(luban.status("c-two").await, ("Success".into(), "Ok".into()));
+}
+
+/// Kicks a shell session for `channel` and waits until its shell answers.
+async fn start(
+    luban: &mut Luban,
+    notify: &mut axum::extract::ws::WebSocket,
+    channel: &str,
+) -> DataSocket {
+    luban.set_spec(channel, shell_spec(channel));
+    kick(notify, &format!("kick_vm session start {channel}")).await;
+    let (mut data, _) = luban.data_socket(channel).await;
+    echo(&mut data, channel).await;
+    data
+}
+
+/// Runs an echo in the shell and waits for its output (computed, so that the terminal's echo
+/// of the input does not count).
+async fn echo(data: &mut DataSocket, tag: &str) {
+    data.input(&format!("echo {tag}-$((20+22))\n")).await;
+    data.output_until(&format!("{tag}-42")).await;
 }

@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 
 use super::{
     chunk::{Utf8Chunker, SHELL_CHUNK},
+    env,
     runner::{Event, INPUT_QUEUE, OUTPUT_QUEUE},
     user::RunAs,
 };
@@ -72,14 +73,17 @@ impl Shell {
         let program = argv
             .first()
             .ok_or_else(|| ShellError::NotFound(String::new()))?;
+        let env = env::login_env(user, std::env::var_os("LANG").as_deref());
         // Checked here, so that a missing program is Open_pty_failed as with the stock agent,
-        // not a message on the terminal from exec-as.
-        find_program(program).ok_or_else(|| ShellError::NotFound(program.clone()))?;
+        // not a message on the terminal from exec-as; on the session's PATH, which is the one
+        // exec-as (or portable-pty) searches.
+        find_program(program, env::path_for(user.uid))
+            .ok_or_else(|| ShellError::NotFound(program.clone()))?;
         let (cols, rows) = INITIAL_SIZE;
         let pair = portable_pty::native_pty_system()
             .openpty(pty_size(cols, rows))
             .map_err(|e| ShellError::Pty(e.to_string()))?;
-        let command = command(argv, user).map_err(|e| ShellError::Pty(e.to_string()))?;
+        let command = command(argv, user, env).map_err(|e| ShellError::Pty(e.to_string()))?;
         let mut child = pair
             .slave
             .spawn_command(command)
@@ -195,25 +199,26 @@ fn kill_session(sid: nix::unistd::Pid) {
 }
 
 /// The command the PTY runs: `argv` directly when no user change is needed, else through
-/// `axt-agent exec-as`, since portable-pty cannot set a uid.
-fn command(argv: &[String], user: &RunAs) -> anyhow::Result<CommandBuilder> {
+/// `axt-agent exec-as`, since portable-pty cannot set a uid; with exactly the environment
+/// `env` either way (exec-as passes its own on to the program unchanged).
+fn command(
+    argv: &[String],
+    user: &RunAs,
+    env: Vec<(&'static str, OsString)>,
+) -> anyhow::Result<CommandBuilder> {
     let mut full: Vec<OsString> = Vec::new();
     if user.switch {
         full.push(std::env::current_exe()?.into_os_string());
         full.extend(["exec-as", "--user", &user.name, "--"].map(OsString::from));
     }
     full.extend(argv.iter().map(OsString::from));
-    // from_argv starts from the agent's whole environment, as the stock agent passes it on.
     let mut command = CommandBuilder::from_argv(full);
-    command.env("TERM", "xterm-256color");
-    if std::env::var_os("LANG").is_none() {
-        command.env("LANG", "C.UTF-8");
+    // from_argv starts from the agent's whole environment, which the stock agent passes on;
+    // this one does not (see `env`).
+    command.env_clear();
+    for (name, value) in env {
+        command.env(name, value);
     }
-    command.env("HOME", &user.home);
-    // Not set by the stock agent, but a root agent's USER=root inside a user's shell misleads.
-    command.env("USER", &user.name);
-    command.env("LOGNAME", &user.name);
-    command.env("SHELL", &user.shell);
     let cwd = if user.home.is_dir() {
         user.home.clone()
     } else {
@@ -267,8 +272,9 @@ fn pty_size(cols: u16, rows: u16) -> PtySize {
     }
 }
 
-/// The file `program` names: itself when it holds a slash, else the first match on `PATH`.
-fn find_program(program: &str) -> Option<PathBuf> {
+/// The file `program` names: itself when it holds a slash, else the first match on `path`
+/// (the session's PATH).
+fn find_program(program: &str, path: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     let executable = |path: &Path| {
         path.metadata()
@@ -278,8 +284,7 @@ fn find_program(program: &str) -> Option<PathBuf> {
         let path = PathBuf::from(program);
         return executable(&path).then_some(path);
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path)
+    std::env::split_paths(path)
         .map(|dir| dir.join(program))
         .find(|candidate| executable(candidate))
 }
@@ -306,9 +311,15 @@ mod tests {
 
     #[test]
     fn programs_are_found_on_the_path() {
-        assert!(find_program("sh").is_some());
-        assert!(find_program("/bin/sh").is_some());
-        assert!(find_program("axt-no-such-program").is_none());
-        assert!(find_program("/etc/passwd").is_none(), "not executable");
+        let path = env::USER_PATH;
+        assert!(find_program("sh", path).is_some());
+        assert!(find_program("/bin/sh", path).is_some());
+        assert!(find_program("axt-no-such-program", path).is_none());
+        assert!(
+            find_program("/etc/passwd", path).is_none(),
+            "not executable"
+        );
+        // Only the given PATH is searched, not the agent's.
+        assert!(find_program("sh", "/nonexistent").is_none());
     }
 }

@@ -35,14 +35,27 @@ const MAX_SESSION: Duration = Duration::from_secs(3 * 3600);
 /// session ends anyway (a background job holding the terminal keeps it from hanging up).
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs the session of `spec` until it ends, then reports the result. Returns the result.
-pub async fn run(ctx: &Context, spec: &SessionSpec, stop: &CancellationToken) -> AgentResult {
+/// A session that has ended but not reported yet.
+pub struct Ended {
+    /// Its result.
+    pub result: AgentResult,
+    /// Its data channel, if one was opened: it stays open until the report is sent.
+    channel: Option<DataChannel>,
+}
+
+/// Runs the session of `spec` until it ends; [`finish`] then reports it. Two steps, so that the
+/// caller can free what the session held before the server learns it ended.
+pub async fn run(ctx: &Context, spec: &SessionSpec, stop: &CancellationToken) -> Ended {
     let (result, channel) = serve(ctx, spec, stop).await;
     info!(result = result.as_str(), "session ended");
-    report(&ctx.client, &spec.channel_id, &result).await;
+    Ended { result, channel }
+}
+
+/// Reports an ended session's result, then closes its data channel.
+pub async fn finish(client: &Client, channel_id: &str, ended: Ended) {
+    report(client, channel_id, &ended.result).await;
     // Dropping the socket closes TCP without a close frame, as the stock agent does.
-    drop(channel);
-    result
+    drop(ended.channel);
 }
 
 /// Reports a session's end: `status=Success|Failed&errorcode=<result>`, never retried.

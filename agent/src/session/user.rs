@@ -39,6 +39,8 @@ pub enum UserError {
 pub struct RunAs {
     /// Login name.
     pub name: String,
+    /// Its uid (the session's PATH depends on whether it is 0).
+    pub uid: u32,
     /// Home directory: HOME and the working directory.
     pub home: PathBuf,
     /// Login shell, for sessions without a command.
@@ -91,6 +93,7 @@ fn run_as(user: User, switch: bool) -> RunAs {
         .unwrap_or_else(|| PathBuf::from("/bin/bash"));
     RunAs {
         name: user.name,
+        uid: user.uid.as_raw(),
         home: user.dir,
         shell,
         switch,

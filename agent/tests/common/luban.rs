@@ -127,6 +127,15 @@ impl Luban {
         }
     }
 
+    /// Whether an event `pick` accepts has arrived by now (without waiting for more); it
+    /// stays for later waits.
+    pub fn seen(&mut self, mut pick: impl FnMut(&Event) -> bool) -> bool {
+        while let Ok(event) = self.events.try_recv() {
+            self.held.push_back(event);
+        }
+        self.held.iter().any(&mut pick)
+    }
+
     pub async fn notify_socket(&mut self) -> WebSocket {
         self.wait_for(
             "the kick channel",

@@ -43,6 +43,15 @@ pub fn rate_payload(bits_per_second: u32, floor: u32) -> Vec<u8> {
     out
 }
 
+/// A client's Status 7 payload: `7` then the rate as a 4-byte big-endian number (the official
+/// web client reads exactly four; ali-instance-cli reads one to four), never below
+/// [`MIN_CLIENT_RATE_BITS`].
+pub fn client_rate_payload(bits_per_second: u32) -> Vec<u8> {
+    let mut out = vec![ChannelState::Stream as u8];
+    out.extend_from_slice(&bits_per_second.max(MIN_CLIENT_RATE_BITS).to_be_bytes());
+    out
+}
+
 /// Reads a code-7 payload back into bit/s; `None` if it is not one.
 pub fn parse_rate(payload: &[u8]) -> Option<u32> {
     match payload {
@@ -166,6 +175,9 @@ vocabulary! {
         IdleTimeout,
         /// axtlab: the gateway shut down under a client that cannot reconnect (schema 1.01).
         GatewayShutdown,
+        /// axtlab: the gateway relaying it stopped renewing its lease (it was killed or cut
+        /// off), or no longer held it.
+        GatewayLost,
     }
 }
 
@@ -291,6 +303,10 @@ mod tests {
         assert_eq!(rate_payload(4_000, MIN_AGENT_RATE_BITS), [7, 0x20, 0x00]);
         assert_eq!(rate_payload(8_192, MIN_CLIENT_RATE_BITS), [7, 0x40, 0x00]);
         assert_eq!(parse_rate(&rate_payload(1_638_400, 0)), Some(1_638_400));
+        // The client's form is always four bytes: 1638400 bit/s is 07 00190000.
+        assert_eq!(client_rate_payload(1_638_400), [7, 0x00, 0x19, 0x00, 0x00]);
+        assert_eq!(client_rate_payload(8_192), [7, 0, 0, 0x40, 0x00]);
+        assert_eq!(parse_rate(&client_rate_payload(1_638_400)), Some(1_638_400));
         assert_eq!(parse_rate(&[7]), None);
         assert_eq!(parse_rate(&[5, 1]), None);
     }

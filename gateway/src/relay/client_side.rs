@@ -11,6 +11,10 @@ use tokio::time::Instant;
 
 use super::{driver::SEND_TIMEOUT, end::End, host::Host, state::Relay};
 
+/// Syncs in a row asking for the same output with nothing new sent between, before the client
+/// is closed: a client that lost its place cannot be served by replaying forever.
+const MAX_FRUITLESS_SYNCS: u32 = 16;
+
 /// Output kept for a 1.02 client's replay, in bytes. While the client is connected the oldest
 /// is let go past it (it was delivered); while it is away the agent stops being read instead.
 pub const MAX_REPLAY_BYTES: usize = 4 << 20;
@@ -38,8 +42,9 @@ impl<H: Host> Relay<H> {
             tracing::warn!(named = %frame.channel_id, "ignoring a frame for another channel");
             return None;
         }
-        if !frame.schema.is_empty() && frame.schema != self.framer.client_schema {
-            self.framer.client_schema.clone_from(&frame.schema);
+        if self.framer.learn_schema(&frame.schema) {
+            // A 1.01 client never replays: what was kept while its schema was unknown goes.
+            self.replay = Default::default();
         }
         if matches!(
             frame.kind,
@@ -84,7 +89,7 @@ impl<H: Host> Relay<H> {
                     .agent_frame(AgentMessageType::Input, vec![0x04])?;
                 self.send_agent(msg).await;
             }
-            ClientMessageType::Sync => self.on_sync(frame.output_seq()).await,
+            ClientMessageType::Sync => return self.on_sync(&frame).await,
             _ => {}
         }
         None
@@ -103,9 +108,36 @@ impl<H: Host> Relay<H> {
     }
 
     /// 1.02 Sync: the client saw a gap (or just reconnected). Replay every output after what it
-    /// has, then ask it to resend its inputs from the first one not applied.
-    async fn on_sync(&mut self, client_has: u32) {
+    /// has; ask it to resend inputs only when it says it sent some this gateway never applied
+    /// (the official web client resends on every server Sync, so an idle one would loop).
+    /// A client asking for output that is no longer kept, or asking again and again with
+    /// nothing new sent between, is closed with a reason: a Sync storm cannot be served forever.
+    async fn on_sync(&mut self, frame: &ClientFrame) -> Option<End> {
+        let client_has = frame.output_seq();
+        let fruitless = self.syncs.last == Some((client_has, self.framer.output_seq()));
+        self.syncs.fruitless = if fruitless {
+            self.syncs.fruitless + 1
+        } else {
+            0
+        };
+        self.syncs.last = Some((client_has, self.framer.output_seq()));
+        if self.syncs.fruitless > MAX_FRUITLESS_SYNCS {
+            return Some(End::SyncStorm);
+        }
         self.replay.acknowledge(client_has);
+        let oldest_kept = self
+            .replay
+            .frames
+            .front()
+            .map_or(self.framer.output_seq().wrapping_add(1), |(seq, _)| *seq);
+        if client_has < self.framer.output_seq() && oldest_kept > client_has.wrapping_add(1) {
+            tracing::warn!(
+                client_has,
+                oldest_kept,
+                "the client asks for output no longer kept"
+            );
+            return Some(End::OutputLost);
+        }
         let replay: Vec<Message> = self
             .replay
             .frames
@@ -120,16 +152,19 @@ impl<H: Host> Relay<H> {
         for msg in replay {
             self.send_client(msg).await;
         }
-        if let Some(msg) = self.framer.sync(self.framer.last_input_seq.wrapping_add(1)) {
-            self.send_client(msg).await;
+        if frame.input_seq() > self.framer.last_input_seq {
+            if let Some(msg) = self.framer.sync(self.framer.last_input_seq.wrapping_add(1)) {
+                self.send_client(msg).await;
+            }
         }
+        None
     }
 
     /// Sends agent output (or the early empty Output) to the client, keeping it for replay when
     /// the client speaks 1.02.
     pub(super) async fn output(&mut self, payload: &[u8]) {
         for (seq, chunk, msg) in self.framer.output(payload) {
-            if self.framer.is_v102() {
+            if self.framer.keeps_replay() {
                 self.replay.keep(seq, chunk);
                 if self.client.socket.is_some() {
                     self.replay.trim_to(MAX_REPLAY_BYTES);

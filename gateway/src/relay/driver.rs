@@ -210,8 +210,7 @@ impl<H: Host> Relay<H> {
         }
         // Tell the client the rate it may send at (ali-instance-cli paces its forwards by it).
         if let Some(bits) = self.rate_bits() {
-            let payload =
-                axt_proto::status::rate_payload(bits, axt_proto::status::MIN_CLIENT_RATE_BITS);
+            let payload = axt_proto::status::client_rate_payload(bits);
             if let Some(msg) = self.framer.status_payload(payload) {
                 self.send_client(msg).await;
             }

@@ -28,6 +28,10 @@ pub enum End {
     IdleTimeout,
     /// The gateway is shutting down.
     GatewayShutdown,
+    /// A 1.02 client asked again for output that is no longer kept.
+    OutputLost,
+    /// A 1.02 client kept asking for the same output with nothing new sent between.
+    SyncStorm,
 }
 
 impl End {
@@ -61,6 +65,14 @@ impl End {
             Self::InstanceNotRunning => failed(Why::InstanceNotRunning, "the instance was stopped"),
             Self::IdleTimeout => (Terminated, Why::IdleTimeout, None),
             Self::GatewayShutdown => (Terminated, Why::GatewayShutdown, None),
+            Self::OutputLost => failed(
+                Why::MessageFormatInvalid,
+                "the client asked again for output that is no longer kept",
+            ),
+            Self::SyncStorm => failed(
+                Why::MessageFormatInvalid,
+                "the client kept asking for the same output",
+            ),
         }
     }
 
@@ -77,6 +89,8 @@ impl End {
             Self::InstanceNotRunning => Some(ClosedReason::InstanceNotRunning.as_str()),
             Self::IdleTimeout => Some(reason::AGENT_TIMEOUT),
             Self::GatewayShutdown => Some(ClosedReason::GatewayShutdown.as_str()),
+            Self::OutputLost => Some("OutputLost"),
+            Self::SyncStorm => Some("SyncStorm"),
         }
     }
 }

@@ -29,11 +29,20 @@ pub fn trace(direction: &str, kind: &dyn std::fmt::Debug, seq: u64, payload: &[u
 pub const MAX_CLIENT_PAYLOAD: usize = 32 * 1024;
 
 /// Numbers the frames a relay sends on either side.
+///
+/// Outputs are numbered from 1 in the 1.02 way (`outputSeq` in the high half of the sequence
+/// field, the last input applied in the low half) from the very first one, whatever the
+/// client: the official web client waits for output before it says anything and reads every
+/// frame with the 1.02 layout, while ali-instance-cli ignores the sequence of what it receives.
+/// The two layouts agree byte for byte for payloads under 64 KiB (a 1.01 length is a u32 whose
+/// high half reads as 1.02's encoding and reserved bytes, both 0), so an output sent before
+/// the client's schema is known reads the same to either.
 pub struct Framer {
     pub channel_id: String,
-    /// The client's schema, learnt from its first frame; 1.01 until then (the two layouts
-    /// agree byte for byte on the frames the gateway sends first).
+    /// The client's schema: 1.01 until its first frame says otherwise.
     pub client_schema: String,
+    /// Whether the client has sent a frame yet (its schema is known).
+    pub schema_known: bool,
     agent_seq: i64,
     output_seq: u32,
     /// 1.02: the last input sequence number applied, acknowledged in every Output.
@@ -45,6 +54,7 @@ impl Framer {
         Self {
             channel_id: channel_id.to_owned(),
             client_schema: SCHEMA_1_01.to_owned(),
+            schema_known: false,
             agent_seq: 0,
             output_seq: 0,
             last_input_seq: 0,
@@ -110,15 +120,36 @@ impl Framer {
             .collect()
     }
 
-    /// The Output frame numbered `output_seq` (a replay reuses its number). In 1.02 it also
-    /// carries the last input sequence number applied: a piggybacked cumulative ack.
+    /// The Output frame numbered `output_seq` (a replay reuses its number), carrying the last
+    /// input sequence number applied: a piggybacked cumulative ack.
     pub fn output_at(&self, output_seq: u32, chunk: &[u8]) -> Option<Message> {
-        let seq = if self.is_v102() {
-            u64::from(self.last_input_seq) | (u64::from(output_seq) << 32)
-        } else {
-            u64::from(output_seq.wrapping_sub(1))
-        };
+        let seq = u64::from(self.last_input_seq) | (u64::from(output_seq) << 32);
         self.client_frame(ClientMessageType::Output, seq, chunk.to_vec())
+    }
+
+    /// The number of the last Output sent.
+    pub fn output_seq(&self) -> u32 {
+        self.output_seq
+    }
+
+    /// Learns the client's schema from one of its frames; returns whether that frame just
+    /// showed it to be 1.01 (no replay is kept for such a client).
+    pub fn learn_schema(&mut self, schema: &str) -> bool {
+        if schema.is_empty() {
+            return false;
+        }
+        let first = !self.schema_known;
+        self.schema_known = true;
+        if schema != self.client_schema {
+            self.client_schema = schema.to_owned();
+        }
+        first && !self.is_v102()
+    }
+
+    /// Whether outputs are kept for replay: for a 1.02 client, and for any client until its
+    /// first frame tells which it is.
+    pub fn keeps_replay(&self) -> bool {
+        !self.schema_known || self.is_v102()
     }
 
     /// A 1.02 Sync asking the client to resend its inputs from `next_input_seq` on.

@@ -37,6 +37,8 @@ pub struct Relay<H: Host> {
     pub(super) agent: AgentLink,
     pub(super) held: Held,
     pub(super) replay: Replay,
+    /// The client's recent Syncs, to tell a storm from a recovery.
+    pub(super) syncs: Syncs,
     pub(super) deadlines: Deadlines,
     pub(super) counters: Counters,
     /// The session's bandwidth, shared with its other connections through this gateway.
@@ -137,6 +139,14 @@ impl Replay {
     }
 }
 
+/// The last Sync (what the client had, what had been sent) and how many in a row changed
+/// nothing.
+#[derive(Default)]
+pub(super) struct Syncs {
+    pub(super) last: Option<(u32, u32)>,
+    pub(super) fruitless: u32,
+}
+
 /// When something must happen unless something else happens first.
 pub(super) struct Deadlines {
     /// The agent must open its data channel by then (until it has, once).
@@ -196,6 +206,7 @@ impl<H: Host> Relay<H> {
             },
             held: Held::default(),
             replay: Replay::default(),
+            syncs: Syncs::default(),
             deadlines: Deadlines {
                 delivery: now + timers.delivery,
                 release: None,

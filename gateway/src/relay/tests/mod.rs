@@ -228,12 +228,14 @@ pub(super) fn to_client_v102(
     Message::Binary(frame.encode().unwrap().into())
 }
 
-/// The client says it speaks 1.02 (a Sync from nothing, as the web client's first frame may
-/// be) and waits for the relay's answer, so that the relay knows before anything else happens.
+/// The client says it speaks 1.02 and waits for the relay's answer, so that the relay knows
+/// before anything else happens: a Sync claiming an input the relay has not seen, which the
+/// relay answers by asking for it again.
 pub(super) async fn speak_1_02(peer: &mut MemPeer) {
-    peer.send(to_client_v102(ClientMessageType::Sync, 0, 0, b""))
+    peer.send(to_client_v102(ClientMessageType::Sync, 1, 0, b""))
         .await;
-    client_frame_of(peer, ClientMessageType::Sync).await;
+    let answer = client_frame_of(peer, ClientMessageType::Sync).await;
+    assert_eq!(answer.input_seq(), 1, "resend from input 1");
 }
 
 pub(super) fn from_agent(payload: &[u8]) -> Message {
@@ -264,3 +266,4 @@ pub(super) async fn client_output(peer: &mut MemPeer) -> ClientFrame {
 
 mod lifecycle;
 mod reliability;
+mod web_client;

@@ -34,9 +34,10 @@ async fn a_1_02_client_comes_back_and_the_output_it_missed_is_replayed() {
     agent.send(from_agent(b"three")).await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     let mut client = rig.reconnect().await;
-    // It says what it has and resends its input 1 (already applied: not applied twice) and 2.
+    // It says it has output 1 and has sent inputs up to 2 (2 went down with the old
+    // connection). It then resends 1 (already applied: not applied twice) and 2.
     client
-        .send(to_client_v102(ClientMessageType::Sync, 1, 1, b""))
+        .send(to_client_v102(ClientMessageType::Sync, 2, 1, b""))
         .await;
     let two = client_output(&mut client).await;
     let three = client_output(&mut client).await;
@@ -115,13 +116,8 @@ async fn a_sync_replays_what_was_not_acknowledged() {
         .send(to_client_v102(ClientMessageType::Sync, 0, 1, b""))
         .await;
     let mut replayed = Vec::new();
-    loop {
-        let frame = client_frame(&mut rig.client).await;
-        match frame.kind {
-            ClientMessageType::Output => replayed.push(frame.output_seq()),
-            ClientMessageType::Sync => break,
-            _ => {}
-        }
+    while replayed.len() < 2 {
+        replayed.push(client_output(&mut rig.client).await.output_seq());
     }
     assert_eq!(replayed, [2, 3]);
 }
@@ -142,6 +138,11 @@ async fn output_is_paced_to_the_session_rate() {
         }
     };
     assert_eq!(axt_proto::status::parse_rate(&rate_told), Some(80_000));
+    assert_eq!(
+        rate_told.len(),
+        5,
+        "a state byte and a 4-byte big-endian rate, always"
+    );
     let start = Instant::now();
     let feeder = tokio::spawn(async move {
         for _ in 0..50 {

@@ -44,6 +44,7 @@ class Plane:
             "publicKey": "-----BEGIN PUBLIC KEY-----\n", "machineId": "m-sdk", "regionId": REGION,
             "instanceName": "", "hostname": "sdk-host", "intranetIp": "", "osType": "linux",
             "osVersion": "", "agentVersion": version, "claimInstanceId": claim,
+            "sourceIp": "127.0.0.1",
         })
         self.internal("/agents/heartbeat", {
             "instanceId": reg["instanceId"], "agentVersion": version,

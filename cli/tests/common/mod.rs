@@ -116,6 +116,7 @@ impl TestPlane {
             os_version: String::new(),
             agent_version: version.into(),
             claim_instance_id: Some(id.to_owned()),
+            source_ip: "127.0.0.1".into(),
         };
         let gateway = self.gateway();
         let id = gateway.call(&registration).await.unwrap().instance_id;
@@ -123,6 +124,7 @@ impl TestPlane {
             instance_id: id.clone(),
             agent_version: version.into(),
             gateway_id: "gw-test".into(),
+            gateway_boot: "boot-1".into(),
             kick_link: Some(1),
         };
         gateway.call(&beat).await.unwrap();

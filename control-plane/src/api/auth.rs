@@ -1,7 +1,14 @@
-//! Who is calling: verifies a request's signature (V3 `ACS3-HMAC-SHA256` or V1 `HMAC-SHA1`),
-//! its timestamp and its nonce, and names the caller.
+//! Who is calling and what they asked for: verifies a request's signature (V3
+//! `ACS3-HMAC-SHA256` or V1 `HMAC-SHA1`), its timestamp and its nonce, names the caller, and
+//! takes the Action and Version only from what that signature covers.
+//!
+//! The plain-HTTP endpoint may have anyone on the path, so an unsigned word must never steer a
+//! call: V1 signs its parameters and not its headers, so there the Action and Version are the
+//! signed parameters, and an `x-acs-action`/`x-acs-version` header that says otherwise is
+//! refused; V3 signs chosen headers, so there they must be among `SignedHeaders`.
 
 use axt_proto::openapi::{v1, v3, Params, TIMESTAMP_FORMAT};
+use secrecy::ExposeSecret as _;
 
 use super::{ApiError, ErrorCode};
 use crate::{ids, store, Shared};
@@ -36,12 +43,45 @@ impl Signed<'_> {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// Every value of a header, by case-insensitive name, in the order received.
+    fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
-/// Verifies the request and returns its caller. V3 when `Authorization` starts with `ACS3-`,
-/// else V1 when a `Signature` parameter is present.
-pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Caller, ApiError> {
-    let (key_id, nonce) = match req
+/// A verified request: who signed it and the operation the signature names.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub caller: Caller,
+    /// The Action, from a signed place.
+    pub action: String,
+    /// The API version, from a signed place.
+    pub version: String,
+}
+
+/// What a verifier hands back.
+struct Verified {
+    key: store::AccessKeyRef,
+    /// The SignatureNonce, spent only once everything else passed.
+    nonce: String,
+    /// The Action and Version, from what the signature covers.
+    action: String,
+    version: String,
+}
+
+/// Verifies the request and returns its caller and operation. V3 when `Authorization` starts
+/// with `ACS3-`, else V1 when a `Signature` parameter is present.
+pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authenticated, ApiError> {
+    let Verified {
+        key,
+        nonce,
+        action,
+        version,
+    } = match req
         .header("authorization")
         .filter(|h| h.starts_with("ACS3-"))
     {
@@ -50,14 +90,18 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Caller, A
         None => return Err(ApiError::missing("Signature")),
     };
     // Only a correctly signed request may spend a nonce: otherwise anyone could burn them.
-    if !shared.store.record_nonce(&key_id.id, &nonce).await? {
+    if !shared.store.record_nonce(&key.id, &nonce).await? {
         return Err(ApiError::from(ErrorCode::SignatureNonceUsed));
     }
-    Ok(Caller {
-        access_key_id: key_id.id,
-        principal_id: key_id.account_id.clone(),
-        account_id: key_id.account_id,
-        identity_type: "Account",
+    Ok(Authenticated {
+        caller: Caller {
+            access_key_id: key.id,
+            principal_id: key.account_id.clone(),
+            account_id: key.account_id,
+            identity_type: "Account",
+        },
+        action,
+        version,
     })
 }
 
@@ -65,7 +109,7 @@ async fn verify_v3(
     shared: &Shared,
     req: &Signed<'_>,
     authorization: &str,
-) -> Result<(store::AccessKeyRef, String), ApiError> {
+) -> Result<Verified, ApiError> {
     let auth = v3::Authorization::parse(authorization)
         .map_err(|e| ApiError::with(ErrorCode::IncompleteSignature, e))?;
     let date = req
@@ -100,17 +144,47 @@ async fn verify_v3(
         payload,
     );
     let string_to_sign = v3::string_to_sign(&request);
-    let expected = v3::sign(&key.secret, &string_to_sign);
+    let expected = v3::sign(key.secret.expose_secret(), &string_to_sign);
     if !ids::secrets_equal(&expected, &auth.signature) || payload != body_hash {
         return Err(ApiError::signature_mismatch(&string_to_sign));
     }
-    Ok((key.into(), nonce.to_owned()))
+    // Checked here again, not only by the rule above, because dispatching on these two is what
+    // that rule protects: relaxing it must not make an unsigned Action possible.
+    let action = signed_header(req, &auth, "x-acs-action")?;
+    let version = signed_header(req, &auth, "x-acs-version")?;
+    Ok(Verified {
+        key: key.into(),
+        nonce: nonce.to_owned(),
+        action,
+        version,
+    })
 }
 
-async fn verify_v1(
-    shared: &Shared,
+/// The one value of a V3 header that `SignedHeaders` lists.
+fn signed_header(
     req: &Signed<'_>,
-) -> Result<(store::AccessKeyRef, String), ApiError> {
+    auth: &v3::Authorization,
+    name: &str,
+) -> Result<String, ApiError> {
+    if !auth.signed_headers.iter().any(|h| h == name) {
+        return Err(ApiError::with(
+            ErrorCode::IncompleteSignature,
+            format_args!("Header {name} must be signed."),
+        ));
+    }
+    // Repeated, the canonical request would sign the values joined by commas, not the first
+    // one that would be dispatched on.
+    let mut values = req.header_values(name);
+    match (values.next(), values.next()) {
+        (Some(value), None) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+        _ => Err(ApiError::with(
+            ErrorCode::IncompleteSignature,
+            format_args!("Header {name} must be given once."),
+        )),
+    }
+}
+
+async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<Verified, ApiError> {
     let p = super::Args(req.params);
     if let Some(method) = p.str("SignatureMethod").filter(|m| *m != "HMAC-SHA1") {
         return Err(ApiError::saying(
@@ -122,11 +196,36 @@ async fn verify_v1(
     let nonce = p.required("SignatureNonce")?;
     let key = lookup(shared, p.required("AccessKeyId")?).await?;
     let string_to_sign = v1::string_to_sign(req.method, req.params);
-    let expected = v1::sign(&key.secret, &string_to_sign);
+    let expected = v1::sign(key.secret.expose_secret(), &string_to_sign);
     if !ids::secrets_equal(&expected, p.str("Signature").unwrap_or("")) {
         return Err(ApiError::signature_mismatch(&string_to_sign));
     }
-    Ok((key.into(), nonce.to_owned()))
+    // Every parameter is signed (the form body's too: they are one map, signed whole); the
+    // headers are not, so they may repeat a signed value but never replace it.
+    let action = p.required("Action")?;
+    let version = p.required("Version")?;
+    unsigned_header_agrees(req, "x-acs-action", action)?;
+    unsigned_header_agrees(req, "x-acs-version", version)?;
+    Ok(Verified {
+        key: key.into(),
+        nonce: nonce.to_owned(),
+        action: action.to_owned(),
+        version: version.to_owned(),
+    })
+}
+
+/// Refuses a V1 request whose unsigned header `name` says anything else than the signed
+/// parameter. `IncompleteSignature`, not `InvalidParameter`: nothing is wrong with the signed
+/// parameters, the request carries a claim its signature does not cover — what V3 answers for
+/// an unsigned `x-acs-*` header too, so one code means "unsigned words tried to steer the call".
+fn unsigned_header_agrees(req: &Signed<'_>, name: &str, signed: &str) -> Result<(), ApiError> {
+    match req.header_values(name).find(|v| v.trim() != signed) {
+        None => Ok(()),
+        Some(_) => Err(ApiError::with(
+            ErrorCode::IncompleteSignature,
+            format_args!("Header {name} is not covered by the HMAC-SHA1 signature and disagrees with the signed parameters."),
+        )),
+    }
 }
 
 async fn lookup(shared: &Shared, id: &str) -> Result<store::AccessKey, ApiError> {

@@ -45,7 +45,10 @@ error_codes! {
     TimestampFormat = ("InvalidTimeStamp.Format", 400, "Specified time stamp or date value is not well formatted."),
     /// This `SignatureNonce` was already used by this AccessKey within the skew window.
     SignatureNonceUsed = ("SignatureNonceUsed", 400, "Specified signature nonce was used already."),
-    /// A V3 `Authorization` header (or a V1 signature parameter) is missing or malformed.
+    /// A V3 `Authorization` header (or a V1 signature parameter) is missing or malformed; a
+    /// V3 `host` or `x-acs-*` header is not signed (`x-acs-action` and `x-acs-version` must be
+    /// there and signed); or a V1 call's unsigned `x-acs-action`/`x-acs-version` header
+    /// disagrees with its signed `Action`/`Version`.
     IncompleteSignature = ("IncompleteSignature", 400, "The request signature does not conform to Aliyun standards."),
     /// The signature does not verify; the message carries the server's string to sign.
     SignatureDoesNotMatch = ("SignatureDoesNotMatch", 400, "Specified signature is not matched with our calculation."),

@@ -158,27 +158,26 @@ async fn process(
         headers,
         body,
     };
-    let caller = auth::authenticate(shared, &signed).await?;
-    let args = Args(&params);
-    // V3 names the action and version in headers only; V1 in parameters (and headers too).
-    let action = signed
-        .header("x-acs-action")
-        .or(args.str("Action"))
-        .ok_or_else(|| ApiError::missing("Action"))?;
-    let version = signed
-        .header("x-acs-version")
-        .or(args.str("Version"))
-        .ok_or_else(|| ApiError::missing("Version"))?;
+    // The Action and Version come back from the verifier: only a signed place may name them.
+    let auth::Authenticated {
+        caller,
+        action,
+        version,
+    } = auth::authenticate(shared, &signed).await?;
     action.clone_into(action_out);
     if version != API_VERSION {
         return Err(ApiError::from(ErrorCode::InvalidVersion));
     }
+    // Unsigned in V1, and harmless: it is only echoed back to this same caller as the
+    // RegionEndpoint of DescribeRegions, and decides nothing. (The client IP is the TCP peer,
+    // never a header; the content-type only decides whether the body's parameters join the
+    // map, and that map is what the signature covers, so flipping it breaks the signature.)
     let host = signed.header("host").unwrap_or_default().to_owned();
     let ctx = Ctx {
         shared,
         caller,
-        args,
-        action: action.to_owned(),
+        args: Args(&params),
+        action,
         request_id: request_id.to_owned(),
         client_ip: peer.ip().to_string(),
         host,

@@ -5,6 +5,24 @@ use axt_proto::openapi::Params;
 
 use super::ApiError;
 
+/// Largest `PageNumber`, and largest number a `NextToken` may carry. The SDK models type paging
+/// numbers as a 32-bit Integer, and this bound keeps every offset computed from them (at most
+/// this times a page size) far inside an i64, where an unbounded one overflowed.
+pub const MAX_PAGE_NUMBER: i64 = i32::MAX as i64;
+/// See [`MAX_PAGE_NUMBER`].
+pub const MAX_TOKEN: i64 = i32::MAX as i64;
+
+/// Offset-style paging, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// `PageNumber`, from 1.
+    pub number: i64,
+    /// `PageSize`.
+    pub size: i64,
+    /// Rows before the page.
+    pub offset: i64,
+}
+
 /// The business parameters of one call.
 pub struct Args<'a>(pub &'a Params);
 
@@ -96,12 +114,16 @@ impl<'a> Args<'a> {
         items
     }
 
-    /// Offset-style paging: `PageNumber` (from 1) and `PageSize` (1..=max, default given).
-    pub fn page(&self, default_size: i64, max_size: i64) -> Result<(i64, i64), ApiError> {
+    /// Offset-style paging: `PageNumber` (1..=[`MAX_PAGE_NUMBER`]) and `PageSize` (1..=max,
+    /// default given).
+    pub fn page(&self, default_size: i64, max_size: i64) -> Result<Page, ApiError> {
         let number = self.int("PageNumber")?.unwrap_or(1);
         let size = self.int("PageSize")?.unwrap_or(default_size);
-        if number < 1 {
-            return Err(ApiError::invalid("PageNumber", "must be at least 1"));
+        if !(1..=MAX_PAGE_NUMBER).contains(&number) {
+            return Err(ApiError::invalid(
+                "PageNumber",
+                format_args!("must be 1 to {MAX_PAGE_NUMBER}"),
+            ));
         }
         if !(1..=max_size).contains(&size) {
             return Err(ApiError::invalid(
@@ -109,11 +131,20 @@ impl<'a> Args<'a> {
                 format_args!("must be 1 to {max_size}"),
             ));
         }
-        Ok((number, size))
+        // Cannot fail for the sizes the actions allow; checked all the same, not assumed.
+        let offset = (number - 1)
+            .checked_mul(size)
+            .ok_or_else(|| ApiError::invalid("PageNumber", "too large for this PageSize"))?;
+        Ok(Page {
+            number,
+            size,
+            offset,
+        })
     }
 
-    /// Token-style paging: `MaxResults` (1..=max) and an offset carried in `NextToken`.
-    /// Returns `(offset, limit)`, or `None` when the call pages by number instead.
+    /// Token-style paging: `MaxResults` (1..=max) and an offset carried in `NextToken`
+    /// (0..=[`MAX_TOKEN`]). Returns `(offset, limit)`, or `None` when the call pages by number
+    /// instead.
     pub fn tokens(&self, default: i64, max: i64) -> Result<Option<(i64, i64)>, ApiError> {
         let max_results = self.int("MaxResults")?;
         let next = self.str("NextToken");
@@ -128,13 +159,21 @@ impl<'a> Args<'a> {
             ));
         }
         let offset = match next {
-            Some(t) => t
-                .parse()
-                .map_err(|_| ApiError::invalid("NextToken", "unknown token"))?,
+            Some(t) => token_number(t, 0)?,
             None => 0,
         };
         Ok(Some((offset, limit)))
     }
+}
+
+/// The number a `NextToken` this service issued carries: `min..=`[`MAX_TOKEN`], else
+/// `InvalidParameter` (a token of ours is never outside, so it is not one of ours).
+pub fn token_number(token: &str, min: i64) -> Result<i64, ApiError> {
+    token
+        .parse()
+        .ok()
+        .filter(|n| (min..=MAX_TOKEN).contains(n))
+        .ok_or_else(|| ApiError::invalid("NextToken", "unknown token"))
 }
 
 #[cfg(test)]
@@ -181,6 +220,31 @@ mod tests {
             Args(&p).tags(),
             r#"[{"TagKey":"env","TagValue":"lab"},{"TagKey":"team","TagValue":""}]"#
         );
+    }
+
+    #[test]
+    fn paging_numbers_are_bounded_before_any_arithmetic() {
+        let huge = i64::MAX.to_string();
+        let p = params(&[("PageNumber", &huge), ("PageSize", "100")]);
+        let e = Args(&p).page(10, 100).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameter);
+        assert!(e.message.contains("PageNumber"), "{}", e.message);
+        let last = MAX_PAGE_NUMBER.to_string();
+        let p = params(&[("PageNumber", &last), ("PageSize", "100")]);
+        assert_eq!(
+            Args(&p).page(10, 100).unwrap().offset,
+            (MAX_PAGE_NUMBER - 1) * 100
+        );
+        for token in [huge.as_str(), "-1", "99999999999999999999999"] {
+            let p = params(&[("NextToken", token)]);
+            assert_eq!(
+                Args(&p).tokens(10, 50).unwrap_err().code,
+                ErrorCode::InvalidParameter,
+                "{token}"
+            );
+        }
+        let p = params(&[("NextToken", "20")]);
+        assert_eq!(Args(&p).tokens(10, 50), Ok(Some((20, 10))));
     }
 
     #[test]

@@ -1,30 +1,31 @@
-//! Accounts, their AccessKeys and their business switches.
+//! Accounts, their AccessKeys and their business switches. AccessKey secrets are stored
+//! sealed (see [`crate::sealing`]) and opened only to compute an HMAC.
+
+use secrecy::SecretString;
 
 use super::{now, Store};
-use crate::ids;
+use crate::{ids, sealing::Sealer};
 
 /// An AccessKey as verification needs it.
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AccessKey {
     /// The AccessKeyId.
     pub id: String,
-    /// The secret; only HMAC computations read it.
-    pub secret: String,
+    /// The secret, opened; only HMAC computations read it, and `{:?}` shows it redacted.
+    pub secret: SecretString,
     /// The account the key acts for.
     pub account_id: String,
     /// A disabled key is refused.
     pub enabled: bool,
 }
 
-impl std::fmt::Debug for AccessKey {
-    /// Never prints the secret.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey")
-            .field("id", &self.id)
-            .field("account_id", &self.account_id)
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
-    }
+/// An `access_keys` row as stored: the secret sealed, or in clear from before sealing.
+#[derive(sqlx::FromRow)]
+struct StoredKey {
+    id: String,
+    secret: String,
+    account_id: String,
+    enabled: bool,
 }
 
 /// An AccessKey without its secret: what outlives verification.
@@ -83,7 +84,7 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET secret = excluded.secret, account_id = excluded.account_id",
         )
         .bind(id)
-        .bind(secret)
+        .bind(self.sealer.seal(id, secret))
         .bind(account_id)
         .bind(now())
         .execute(&self.pool)
@@ -91,12 +92,67 @@ impl Store {
         Ok(())
     }
 
-    /// Looks an AccessKey up by its id.
+    /// Looks an AccessKey up by its id and opens its secret. Every sealed secret opened when
+    /// the store did, so a failure here is a row altered since: a decode error.
     pub async fn access_key(&self, id: &str) -> sqlx::Result<Option<AccessKey>> {
-        sqlx::query_as("SELECT id, secret, account_id, enabled FROM access_keys WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let Some(row) = sqlx::query_as::<_, StoredKey>(
+            "SELECT id, secret, account_id, enabled FROM access_keys WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let secret = self
+            .sealer
+            .open(&row.id, &row.secret)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        Ok(Some(AccessKey {
+            id: row.id,
+            secret: secret.into(),
+            account_id: row.account_id,
+            enabled: row.enabled,
+        }))
+    }
+
+    /// How many AccessKey secrets are sealed (whatever the key that sealed them).
+    pub(super) async fn count_sealed_secrets(pool: &sqlx::SqlitePool) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT count(*) FROM access_keys WHERE secret LIKE 'v1:%'")
+            .fetch_one(pool)
             .await
+    }
+
+    /// Checks that the sealer opens every sealed secret — a wrong key file must stop the
+    /// start, not surface later as keys that never verify — and seals the secrets still in
+    /// clear (a database from before sealing). Returns how many it sealed.
+    pub(super) async fn seal_secrets_in_clear(&self) -> anyhow::Result<usize> {
+        let rows: Vec<StoredKey> =
+            sqlx::query_as("SELECT id, secret, account_id, enabled FROM access_keys")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut sealed = 0;
+        for row in rows {
+            if Sealer::is_sealed(&row.secret) {
+                self.sealer.open(&row.id, &row.secret).map_err(|e| {
+                    anyhow::anyhow!(
+                        "AccessKey {}: {e}; is {} the key file of this database?",
+                        row.id,
+                        crate::sealing::KEY_FILE
+                    )
+                })?;
+                continue;
+            }
+            // Guarded by the old value, so that a key re-put meanwhile is not overwritten.
+            sqlx::query("UPDATE access_keys SET secret = ? WHERE id = ? AND secret = ?")
+                .bind(self.sealer.seal(&row.id, &row.secret))
+                .bind(&row.id)
+                .bind(&row.secret)
+                .execute(&self.pool)
+                .await?;
+            sealed += 1;
+        }
+        Ok(sealed)
     }
 
     /// The account's Session Manager switch (`sessionManagerStatus`).

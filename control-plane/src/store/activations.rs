@@ -6,7 +6,7 @@ use sqlx::QueryBuilder;
 use axt_proto::internal::RegisterAgent;
 
 use super::{now, Store};
-use crate::ids;
+use crate::{ids, ip_range::IpRange};
 
 /// One activation row. The code itself is not here: only its hash is stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -58,8 +58,28 @@ pub enum RegistrationError {
     BadClaim(String),
     #[error("the public key is missing")]
     NoPublicKey,
+    #[error("the address {source_ip} is outside the activation's range {range}")]
+    OutsideRange { source_ip: String, range: String },
+    #[error("the gateway gave no valid source address ({0:?})")]
+    NoSourceAddress(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// Refuses a host outside the activation's range. A source that does not parse, or a range
+/// that does not (stored before ranges were checked), refuses too: a check that cannot be made
+/// must not pass.
+fn check_source(range: &str, source_ip: &str) -> Result<(), RegistrationError> {
+    let source = source_ip
+        .parse()
+        .map_err(|_| RegistrationError::NoSourceAddress(source_ip.to_owned()))?;
+    match range.parse::<IpRange>() {
+        Ok(allowed) if allowed.admits(source) => Ok(()),
+        _ => Err(RegistrationError::OutsideRange {
+            source_ip: source_ip.to_owned(),
+            range: range.to_owned(),
+        }),
+    }
 }
 
 impl Store {
@@ -144,6 +164,8 @@ impl Store {
         if activation.disabled {
             return Err(RegistrationError::Disabled);
         }
+        // After the code check: only a holder of the code learns what the range is.
+        check_source(&activation.ip_address_range, &r.source_ip)?;
         if now() > activation.created_at + activation.ttl_hours * 3600 {
             return Err(RegistrationError::Expired);
         }

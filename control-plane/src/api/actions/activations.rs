@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::{instances::owned_instance, next_token, paging};
 use crate::{
     api::{ApiError, Ctx, ErrorCode},
+    ip_range::{self, IpRange},
     store::{iso, Instance, InstanceFilter, NewActivation},
 };
 
@@ -24,6 +25,11 @@ pub async fn create_activation(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
             "must be 1 to 876000",
         ));
     }
+    // Checked now: a range stored unparsed would refuse every registration later.
+    let ip_address_range = ctx.args.str("IpAddressRange").unwrap_or(ip_range::ANYWHERE);
+    if let Err(e) = ip_address_range.parse::<IpRange>() {
+        return Err(ApiError::invalid("IpAddressRange", e));
+    }
     let new = NewActivation {
         account_id: ctx.caller.account_id.clone(),
         region_id: region.to_owned(),
@@ -31,11 +37,7 @@ pub async fn create_activation(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         description: ctx.args.str("Description").unwrap_or("").to_owned(),
         instance_count: count,
         ttl_hours: ttl,
-        ip_address_range: ctx
-            .args
-            .str("IpAddressRange")
-            .unwrap_or("0.0.0.0/0")
-            .to_owned(),
+        ip_address_range: ip_address_range.to_owned(),
         resource_group_id: ctx.args.str("ResourceGroupId").unwrap_or("").to_owned(),
         tags: ctx.args.tags(),
     };

@@ -169,14 +169,14 @@ pub async fn describe_instances(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
 /// `DescribeInstanceStatus` → `InstanceStatuses.InstanceStatus[]`.
 pub async fn describe_instance_status(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let region = ctx.region()?;
-    let (number, size) = ctx.args.page(10, 50)?;
+    let page = ctx.args.page(10, 50)?;
     let ids = ctx.args.list("InstanceId");
     let filter = InstanceFilter {
         account_id: ctx.caller.account_id.clone(),
         region_id: region.to_owned(),
         ids: (!ids.is_empty()).then(|| ids.iter().map(|s| s.to_string()).collect()),
-        offset: (number - 1) * size,
-        limit: size,
+        offset: page.offset,
+        limit: page.size,
         ..Default::default()
     };
     let (rows, total) = ctx.shared.store.list_instances(&filter).await?;
@@ -185,7 +185,7 @@ pub async fn describe_instance_status(ctx: &Ctx<'_>) -> Result<Value, ApiError> 
         .map(|i| json!({"InstanceId": i.id, "Status": i.status}))
         .collect();
     Ok(json!({
-        "TotalCount": total, "PageNumber": number, "PageSize": size,
+        "TotalCount": total, "PageNumber": page.number, "PageSize": page.size,
         "InstanceStatuses": {"InstanceStatus": statuses},
     }))
 }

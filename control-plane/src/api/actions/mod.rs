@@ -52,8 +52,8 @@ fn paging(ctx: &Ctx<'_>, default: i64, max: i64) -> Result<(i64, i64, i64, i64),
     match ctx.args.tokens(default, max)? {
         Some((offset, limit)) => Ok((offset, limit, offset / limit + 1, limit)),
         None => {
-            let (number, size) = ctx.args.page(default, max)?;
-            Ok(((number - 1) * size, size, number, size))
+            let page = ctx.args.page(default, max)?;
+            Ok((page.offset, page.size, page.number, page.size))
         }
     }
 }

@@ -5,7 +5,7 @@ use axt_proto::status::ConnectionStatus;
 use serde_json::{json, Value};
 
 use crate::{
-    api::{ApiError, Ctx, ErrorCode},
+    api::{params::token_number, ApiError, Ctx, ErrorCode},
     store::{self, iso, Connection, Session, SessionFilter},
 };
 
@@ -101,11 +101,8 @@ pub async fn describe_terminal_sessions(ctx: &Ctx<'_>) -> Result<Value, ApiError
     Ok(json!({"NextToken": next, "Sessions": {"Session": sessions}}))
 }
 
-/// A NextToken is the creation sequence number of the last session of the previous page.
+/// A NextToken is the creation sequence number of the last session of the previous page:
+/// from 1, and within the bound of every NextToken.
 fn decode_token(token: &str) -> Result<i64, ApiError> {
-    token
-        .parse()
-        .ok()
-        .filter(|seq| *seq > 0)
-        .ok_or_else(|| ApiError::invalid("NextToken", "unknown token"))
+    token_number(token, 1)
 }

@@ -54,7 +54,8 @@ async fn an_echo_through_axt_portforward_comes_back_whole_at_the_default_limit()
         .envs(stack.cli_env())
         .args(["portforward", "--instance", &instance])
         .args(["--remote-port", &port.to_string(), "--local-port", "0"]);
-    let mut forward = axt_kit::process::Supervised::spawn("axt portforward", forward, &log).unwrap();
+    let mut forward =
+        axt_kit::process::Supervised::spawn("axt portforward", forward, &log).unwrap();
     let said = forward.line("local port ", LIMIT).await.unwrap();
     let local: u16 = said
         .split("local port ")

@@ -108,6 +108,12 @@ pub struct Config {
     )]
     pub min_agent_version_port_forwarding: String,
 
+    /// Seconds a gateway's lease on its connections lasts; gateways renew at a third of it. The
+    /// connections of a gateway silent past it (killed, cut off) are recorded Failed
+    /// (GatewayLost) and stop counting against the limits.
+    #[arg(long, env = "AXT_GATEWAY_LEASE_SECS", default_value_t = 15)]
+    pub gateway_lease_secs: i64,
+
     /// An agent counts as online (CloudAssistantStatus "true") this many seconds after its
     /// last heart-beat.
     #[arg(long, env = "AXT_HEARTBEAT_WINDOW_SECS", default_value_t = 120)]
@@ -120,6 +126,9 @@ pub struct Config {
     /// HostId of error bodies: the host name the real service answers with.
     #[arg(long, env = "AXT_HOST_ID", default_value = "ecs.aliyuncs.com")]
     pub host_id: String,
+
+    #[command(flatten)]
+    pub http: axt_kit::http::HttpArgs,
 
     /// An administrator's task on the data directory instead of serving.
     #[command(subcommand)]

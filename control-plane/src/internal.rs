@@ -13,6 +13,7 @@
 //! | [`SessionStates`] | which of these live sessions must end (EndTerminalSession, StopInstance) |
 //! | [`RegisterAgent`], [`AgentHeartbeat`], [`AgentIdentityRequest`], [`DeregisterAgent`] | an agent's registration, liveness and identity |
 //! | [`KickChannel`], [`GatewayStarted`] | which gateway holds which agent's kick channel |
+//! | [`GatewayLease`] | a gateway's lease on the connections it relays (every call naming a gateway's run renews it too) |
 
 use std::{future::Future, sync::Arc};
 
@@ -20,9 +21,9 @@ use axt_proto::{
     internal::{
         AgentHeartbeat, AgentIdentity, AgentIdentityRequest, Call, ChannelGrant,
         ChannelSpecRequest, ChannelView, DeregisterAgent, Done, Encryption, EncryptionMode,
-        GatewayStarted, KickChannel, OpenChannel, RecordChannel, Refusal, RefusalCode,
-        RegisterAgent, Registered, ResumeChannel, SessionStateEntry, SessionStates,
-        SessionStatesAnswer, SessionView, Verified, VerifyToken,
+        GatewayLease, GatewayStarted, KickChannel, LeaseGranted, OpenChannel, RecordChannel,
+        Refusal, RefusalCode, RegisterAgent, Registered, ResumeChannel, SessionStateEntry,
+        SessionStates, SessionStatesAnswer, SessionView, Verified, VerifyToken,
     },
     spec::{flow_limit_bits, SessionSpec},
 };
@@ -59,6 +60,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let router = route(router, deregister);
     let router = route(router, kick_channel);
     let router = route(router, gateway_started);
+    let router = route(router, gateway_lease);
     router.layer(middleware::from_fn_with_state(shared, require_token))
 }
 
@@ -201,12 +203,14 @@ async fn open_channel(shared: Arc<Shared>, r: OpenChannel) -> Answer<ChannelGran
         }
         session.instance_id = id;
     }
+    renew(&shared, &r.gateway_id, &r.gateway_boot).await?;
     // The count and the insert must not interleave with another allocation.
     let _gate = shared.channel_gate.lock().await;
     let max = shared.config.max_connections_per_instance;
+    let gateway = (r.gateway_id.as_str(), r.gateway_boot.as_str());
     let connection = shared
         .store
-        .open_connection(&session, &r.gateway_id, &r.client_ip, max)
+        .open_connection(&session, gateway, &r.client_ip, max)
         .await
         .map_err(database)?
         .ok_or_else(|| {
@@ -240,6 +244,13 @@ async fn resume_channel(shared: Arc<Shared>, r: ResumeChannel) -> Answer<Channel
                 "no live channel of this session",
             )
         })?;
+    // The new gateway's lease covers it from now on.
+    renew(&shared, &r.gateway_id, &r.gateway_boot).await?;
+    shared
+        .store
+        .take_over(&r.channel_id, &r.gateway_id, &r.gateway_boot)
+        .await
+        .map_err(database)?;
     Ok(ChannelGrant {
         spec: spec(&shared, &session, &connection.channel_id),
         session: session_view(&shared, &session, &connection.instance_id),
@@ -319,6 +330,7 @@ fn not_registered() -> Refusal {
 }
 
 async fn heartbeat(shared: Arc<Shared>, beat: AgentHeartbeat) -> Answer<Done> {
+    renew(&shared, &beat.gateway_id, &beat.gateway_boot).await?;
     let store = &shared.store;
     let version = Some(beat.agent_version.as_str()).filter(|v| !v.is_empty());
     if !store
@@ -372,6 +384,7 @@ async fn deregister(shared: Arc<Shared>, r: DeregisterAgent) -> Answer<Done> {
 }
 
 async fn kick_channel(shared: Arc<Shared>, r: KickChannel) -> Answer<Done> {
+    renew(&shared, &r.gateway_id, &r.gateway_boot).await?;
     let store = &shared.store;
     let recorded = if r.open {
         store
@@ -387,6 +400,7 @@ async fn kick_channel(shared: Arc<Shared>, r: KickChannel) -> Answer<Done> {
 }
 
 async fn gateway_started(shared: Arc<Shared>, r: GatewayStarted) -> Answer<Done> {
+    renew(&shared, &r.gateway_id, &r.gateway_boot).await?;
     let forgotten = shared
         .store
         .gateway_started(&r.gateway_id)
@@ -394,4 +408,35 @@ async fn gateway_started(shared: Arc<Shared>, r: GatewayStarted) -> Answer<Done>
         .map_err(database)?;
     tracing::info!(gateway_id = %r.gateway_id, forgotten, "gateway started");
     Ok(Done {})
+}
+
+async fn gateway_lease(shared: Arc<Shared>, r: GatewayLease) -> Answer<LeaseGranted> {
+    renew(&shared, &r.gateway_id, &r.gateway_boot).await?;
+    // A connection the gateway does not name is not relayed: its last record was lost.
+    // Connections allocated within the last renewal period may not be named yet.
+    let settled = lease_secs(&shared) / 3 + 1;
+    let released = shared
+        .store
+        .release_unnamed(&r.gateway_id, &r.gateway_boot, &r.channel_ids, settled)
+        .await
+        .map_err(database)?;
+    if released > 0 {
+        tracing::warn!(gateway_id = %r.gateway_id, released, "connections their gateway no longer relays");
+    }
+    Ok(LeaseGranted {
+        lease_secs: lease_secs(&shared).unsigned_abs(),
+    })
+}
+
+fn lease_secs(shared: &Shared) -> i64 {
+    shared.config.gateway_lease_secs.max(1)
+}
+
+/// Renews the lease of a gateway's run: any call naming it says it is alive.
+async fn renew(shared: &Shared, gateway_id: &str, boot: &str) -> Answer<()> {
+    shared
+        .store
+        .renew_lease(gateway_id, boot, lease_secs(shared))
+        .await
+        .map_err(database)
 }

@@ -10,10 +10,15 @@ pub mod api;
 pub mod config;
 pub mod ids;
 pub mod internal;
+pub mod ip_range;
+pub mod sealing;
 pub mod store;
 pub mod version;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+#[cfg(test)]
+mod redaction_tests;
+
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 
@@ -49,9 +54,7 @@ impl App {
     /// Opens (or creates) the data directory and the database, runs the migrations and makes
     /// sure an admin AccessKey and an internal token exist.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
-        let store = Store::open(&config.data_dir.join("control-plane.db")).await?;
+        let store = Store::open(&config.data_dir).await?;
         admin::ensure_admin_key(&store, &config).await?;
         let internal_token = admin::internal_token(&config)?;
         Ok(Self {
@@ -84,6 +87,7 @@ impl App {
             .with_context(|| format!("writing {}", addr_file.display()))?;
         tracing::info!(%addr, data_dir = %self.shared.config.data_dir.display(), "control plane listening");
         let janitor = tokio::spawn(prune_nonces(self.shared.clone()));
+        let leases = tokio::spawn(expire_leases(self.shared.clone()));
         let router = axum::Router::new()
             .merge(api::router())
             .nest(
@@ -91,15 +95,12 @@ impl App {
                 internal::router(self.shared.clone()),
             )
             .with_state(self.shared.clone());
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let limits = self.shared.config.http.limits();
+        axt_kit::http::serve(listener, None, router, limits, shutdown).await;
         janitor.abort();
+        leases.abort();
         self.shared.store.close().await;
-        served.context("serving HTTP")
+        Ok(())
     }
 }
 
@@ -120,7 +121,13 @@ impl App {
 /// Runs an administrator's task on the database of `config.data_dir` (the control plane may be
 /// serving it at the same time: SQLite takes both).
 pub async fn run_task(config: &Config, task: &AdminTask) -> anyhow::Result<()> {
-    let store = Store::open(&config.data_dir.join("control-plane.db")).await?;
+    // Opening would create a data directory (and its key): a mistyped path must not.
+    anyhow::ensure!(
+        config.data_dir.join(store::DB_FILE).is_file(),
+        "no control plane database in {}",
+        config.data_dir.display()
+    );
+    let store = Store::open(&config.data_dir).await?;
     let (instance_id, reason) = match task {
         AdminTask::LockInstance {
             instance_id,
@@ -136,6 +143,21 @@ pub async fn run_task(config: &Config, task: &AdminTask) -> anyhow::Result<()> {
         config.data_dir.display()
     );
     Ok(())
+}
+
+/// Once a second, fails the connections of gateways whose lease ran out, so that a killed
+/// gateway's connections stop counting against the limits within a lease.
+async fn expire_leases(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match shared.store.expire_leases().await {
+            Ok(0) => {}
+            Ok(failed) => tracing::warn!(failed, "connections of gateways whose lease ran out"),
+            Err(error) => tracing::warn!(%error, "expiring gateway leases"),
+        }
+    }
 }
 
 /// Forgets SignatureNonces once their timestamps could no longer pass the skew check, so the

@@ -8,8 +8,8 @@ use axt_gateway::control_plane::{ControlPlane, CpError};
 use axt_proto::{
     internal::{
         AgentHeartbeat, AgentIdentityRequest, Call, ChannelSpecRequest, DeregisterAgent,
-        GatewayStarted, KickChannel, OpenChannel, RecordChannel, RefusalCode, RegisterAgent,
-        SessionStates, VerifyToken, BASE, ROUTES,
+        GatewayLease, GatewayStarted, KickChannel, OpenChannel, RecordChannel, RefusalCode,
+        RegisterAgent, SessionStates, VerifyToken, BASE, ROUTES,
     },
     status::{ClosedReason, ConnectionStatus, SessionState, SessionVerdict},
 };
@@ -35,6 +35,7 @@ async fn open_request(plane: &TestPlane, instance: &str, pairs: &[(&str, &str)])
         token: s["SecurityToken"].as_str().unwrap().into(),
         client_ip: "127.0.0.1".into(),
         gateway_id: GATEWAY_ID.into(),
+        gateway_boot: "boot-1".into(),
         instance_id: None,
     }
 }
@@ -262,6 +263,7 @@ async fn agents_register_beat_and_show_their_key() {
         instance_id: "mi-nobody".into(),
         agent_version: String::new(),
         gateway_id: GATEWAY_ID.into(),
+        gateway_boot: "boot-1".into(),
         kick_link: None,
     };
     assert_eq!(
@@ -312,6 +314,7 @@ async fn kick_channels_are_recorded_per_gateway() {
     let report = |gateway: &str, link: u64, open: bool| KickChannel {
         instance_id: instance.clone(),
         gateway_id: gateway.into(),
+        gateway_boot: "boot-1".into(),
         link,
         open,
     };
@@ -329,7 +332,119 @@ async fn kick_channels_are_recorded_per_gateway() {
     // A gateway that restarts holds nothing any more.
     let restarted = GatewayStarted {
         gateway_id: "gw-2".into(),
+        gateway_boot: "boot-2".into(),
     };
     cp.call(&restarted).await.unwrap();
     assert_eq!(holder().await, None);
+}
+
+/// The connection record of `channel_id` once `done` holds for it (bounded: the lease janitor
+/// runs every second).
+async fn connection_when(
+    plane: &TestPlane,
+    channel_id: &str,
+    done: impl Fn(&axt_control_plane::store::Connection) -> bool,
+) -> axt_control_plane::store::Connection {
+    axt_kit::wait::eventually(
+        std::time::Duration::from_secs(15),
+        "the connection's record",
+        || async {
+            plane
+                .shared
+                .store
+                .connection(channel_id)
+                .await
+                .unwrap()
+                .unwrap()
+        },
+        done,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_gateway_that_stops_renewing_its_lease_frees_its_connections() {
+    let plane = TestPlane::start(&[
+        "--gateway-lease-secs",
+        "1",
+        "--max-connections-per-instance",
+        "1",
+    ])
+    .await;
+    let instance = plane.ready_instance().await;
+    let cp = plane.gateway();
+    let held = cp
+        .call(&open_request(&plane, &instance, &[]).await)
+        .await
+        .unwrap();
+    cp.call(&RecordChannel::status(
+        &held.channel_id,
+        ConnectionStatus::Connected,
+    ))
+    .await
+    .unwrap();
+    // The instance is at its limit while the gateway lives…
+    let next = open_request(&plane, &instance, &[]).await;
+    assert_eq!(
+        refused(cp.call(&next).await),
+        RefusalCode::SessionCountExceedLimit
+    );
+    // …and free again once its lease ran out, without anyone ending the session.
+    let lost = connection_when(&plane, &held.channel_id, |c| !c.status.is_live()).await;
+    assert_eq!(
+        (lost.status, lost.closed_reason.as_str()),
+        (ConnectionStatus::Failed, "GatewayLost")
+    );
+    let other = OpenChannel {
+        gateway_boot: "boot-after-a-restart".into(),
+        ..next
+    };
+    cp.call(&other).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_its_gateway_no_longer_names_is_released() {
+    let plane = TestPlane::start(&["--gateway-lease-secs", "3"]).await;
+    let instance = plane.ready_instance().await;
+    let cp = plane.gateway();
+    let named = cp
+        .call(&open_request(&plane, &instance, &[]).await)
+        .await
+        .unwrap();
+    let forgotten = cp
+        .call(&open_request(&plane, &instance, &[]).await)
+        .await
+        .unwrap();
+    let lease = GatewayLease {
+        gateway_id: GATEWAY_ID.into(),
+        gateway_boot: "boot-1".into(),
+        channel_ids: vec![named.channel_id.clone()],
+    };
+    // Renewed again and again, naming only one: the other goes once it is past settling.
+    let released = axt_kit::wait::eventually(
+        std::time::Duration::from_secs(15),
+        "the unnamed connection released",
+        || async {
+            let granted = cp.call(&lease).await.unwrap();
+            assert_eq!(granted.lease_secs, 3);
+            plane
+                .shared
+                .store
+                .connection(&forgotten.channel_id)
+                .await
+                .unwrap()
+                .unwrap()
+        },
+        |c| !c.status.is_live(),
+    )
+    .await;
+    assert_eq!(released.closed_reason, "GatewayLost");
+    let kept = plane
+        .shared
+        .store
+        .connection(&named.channel_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept.status.is_live(), "{kept:?}");
 }

@@ -185,6 +185,7 @@ async fn activations_register_managed_instances_that_can_be_deregistered() {
         instance_id: mi.clone(),
         agent_version: String::new(),
         gateway_id: GATEWAY_ID.into(),
+        gateway_boot: "boot-1".into(),
         kick_link: Some(1),
     };
     gateway.call(&beat).await.unwrap();
@@ -407,6 +408,7 @@ async fn sessions_are_described_with_their_connections_and_paged() {
         token: newest["SecurityToken"].as_str().unwrap().into(),
         client_ip: "127.0.0.1".into(),
         gateway_id: GATEWAY_ID.into(),
+        gateway_boot: "boot-1".into(),
         instance_id: None,
     };
     let gateway = plane.gateway();

@@ -686,6 +686,7 @@ async fn dispatch_needs_a_kick_channel() {
     let gone = axt_proto::internal::KickChannel {
         instance_id: instance.clone(),
         gateway_id: GATEWAY_ID.into(),
+        gateway_boot: "boot-1".into(),
         link: 1,
         open: false,
     };
@@ -698,6 +699,7 @@ async fn dispatch_needs_a_kick_channel() {
         instance_id: instance.clone(),
         agent_version: "2.4.3.100".into(),
         gateway_id: "gw-other".into(),
+        gateway_boot: "boot-1".into(),
         kick_link: Some(4),
     };
     plane.gateway().call(&beat).await.unwrap();

@@ -73,6 +73,9 @@ pub struct Config {
     #[arg(long, env = "AXT_IDLE_TIMEOUT_SECS", default_value_t = 180)]
     pub idle_timeout_secs: u64,
 
+    #[command(flatten)]
+    pub http: axt_kit::http::HttpArgs,
+
     /// Largest accepted clock difference of an agent's signed headers, in seconds.
     #[arg(long, env = "AXT_AGENT_CLOCK_SKEW_SECS", default_value_t = 900)]
     pub agent_clock_skew_secs: i64,

@@ -11,7 +11,6 @@ pub mod agent_surface;
 pub mod config;
 pub mod control_plane;
 pub mod kick;
-pub mod listener;
 pub mod relay;
 pub mod session_surface;
 pub mod tls;
@@ -33,6 +32,9 @@ pub struct Shared {
     pub identities: agent_surface::identity::Identities,
     /// Turns true when the gateway shuts down: relays tell 1.02 clients to come back.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// This run of the gateway: new at every start, so that the control plane can tell a
+    /// restarted gateway (whose relays are gone) from the one before it.
+    pub boot: String,
     /// Bandwidth buckets of the sessions relayed here, shared by their connections.
     pub rates: std::sync::Mutex<
         std::collections::HashMap<String, std::sync::Weak<relay::rate::SessionRate>>,
@@ -72,6 +74,7 @@ impl Gateway {
             identities: Default::default(),
             rates: Default::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            boot: uuid::Uuid::new_v4().simple().to_string(),
             config,
         });
         Ok(Self { shared, tls })
@@ -92,11 +95,13 @@ impl Gateway {
         // Whatever kick channels a previous run of this gateway held are gone.
         let started = axt_proto::internal::GatewayStarted {
             gateway_id: self.shared.config.gateway_id.clone(),
+            gateway_boot: self.shared.boot.clone(),
         };
         if let Err(error) = self.shared.cp.call(&started).await {
             tracing::warn!(%error, "cannot tell the control plane this gateway started");
         }
         let watcher = tokio::spawn(relay::watch_sessions(self.shared.clone()));
+        let lease = tokio::spawn(relay::renew_lease(self.shared.clone()));
         let shared = self.shared.clone();
         // WebSockets outlive axum's graceful shutdown, so relays are told themselves.
         let shutdown = async move {
@@ -105,25 +110,21 @@ impl Gateway {
         };
         let router = agent_surface::router()
             .route("/session", get(session_surface::session))
-            .with_state(self.shared.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            .with_state(self.shared.clone());
+        let limits = self.shared.config.http.limits();
         match self.tls {
             Some(config) => {
                 let ca = self.shared.config.data_dir.join(tls::CA_FILE);
                 tracing::info!(%addr, ca = %ca.display(), "gateway listening (TLS)");
-                let listener = listener::TlsListener::new(listener, config)?;
-                axum::serve(listener::no_delay(listener), router)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
+                axt_kit::http::serve(listener, Some(config), router, limits, shutdown).await;
             }
             None => {
                 tracing::info!(%addr, "gateway listening (plain)");
-                axum::serve(listener::no_delay(listener), router)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
+                axt_kit::http::serve(listener, None, router, limits, shutdown).await;
             }
         }
         watcher.abort();
+        lease.abort();
         // Give relays a moment to tell their clients (bounded: a stuck one does not hold us).
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
         while !self.shared.channels.is_empty() && tokio::time::Instant::now() < deadline {

@@ -5,7 +5,10 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use axt_proto::internal::{OpenChannel, ResumeChannel, VerifyToken};
+use axt_proto::{
+    internal::{OpenChannel, RecordChannel, ResumeChannel, VerifyToken},
+    status::{ClosedReason, ConnectionStatus},
+};
 use axum::{
     extract::{ConnectInfo, Query, State, WebSocketUpgrade},
     http::{HeaderMap, StatusCode},
@@ -60,6 +63,7 @@ pub async fn session(
         token,
         client_ip: peer.ip().to_string(),
         gateway_id: shared.config.gateway_id.clone(),
+        gateway_boot: shared.boot.clone(),
         instance_id: None,
     };
     let opened = match shared.cp.call(&request).await {
@@ -71,7 +75,29 @@ pub async fn session(
         &opened.session.session_id,
         &opened.instance_id,
     );
-    ws.on_upgrade(move |socket| relay::run(shared, opened, socket, events, relay::Start::Kick))
+    let on_failure = upgrade_failed(&shared, &opened.channel_id);
+    ws.on_failed_upgrade(on_failure)
+        .on_upgrade(move |socket| relay::run(shared, opened, socket, events, relay::Start::Kick))
+}
+
+/// What to do when a client goes away between its channel's allocation and the WebSocket: free
+/// the channel at once, so that it counts against no limit.
+fn upgrade_failed(shared: &Arc<Shared>, channel_id: &str) -> impl FnOnce(axum::Error) + Send {
+    let (shared, channel_id) = (shared.clone(), channel_id.to_owned());
+    move |error| {
+        tracing::info!(%channel_id, %error, "the client left before its WebSocket opened");
+        shared.channels.remove(&channel_id);
+        tokio::spawn(async move {
+            let record = RecordChannel {
+                closed_reason: Some(ClosedReason::ClientClosed),
+                failed_detail: Some("the WebSocket upgrade failed".into()),
+                ..RecordChannel::status(&channel_id, ConnectionStatus::Failed)
+            };
+            if let Err(error) = shared.cp.call(&record).await {
+                tracing::warn!(%error, "recording a failed upgrade");
+            }
+        });
+    }
 }
 
 /// A reconnect: to the live relay of the channel, or — when this gateway does not know it, as
@@ -101,6 +127,8 @@ async fn reconnect(
         channel_id: channel_id.to_owned(),
         session_id: session_id.to_owned(),
         token: token.to_owned(),
+        gateway_id: shared.config.gateway_id.clone(),
+        gateway_boot: shared.boot.clone(),
     };
     let opened = match shared.cp.call(&request).await {
         Ok(opened) => opened,

@@ -2,6 +2,7 @@
 //!
 //! - [`background`]: a server embedded in a task, stopped when its handle drops;
 //! - [`files`]: secret files, written owner-only and atomically;
+//! - [`http`]: the HTTP server of the control plane and the gateway, with its timeouts and caps;
 //! - [`logging`] and [`shutdown`]: how every binary logs (to stderr, `RUST_LOG`) and stops
 //!   (Ctrl-C or SIGTERM);
 //! - [`process`]: child processes with their output in a log file, waited for by what they
@@ -16,6 +17,7 @@
 
 pub mod background;
 pub mod files;
+pub mod http;
 pub mod logging;
 pub mod netns;
 pub mod pace;

@@ -63,6 +63,7 @@ calls! {
     DeregisterAgent => Done, "/agents/deregister";
     KickChannel => Done, "/agents/kick-channel";
     GatewayStarted => Done, "/gateways/started";
+    GatewayLease => LeaseGranted, "/gateways/lease";
 }
 
 /// Checks a client's token and the URL's validity, allocating nothing (a 1.02 client
@@ -163,8 +164,9 @@ pub struct OpenChannel {
     pub token: String,
     /// The client's address, for the record.
     pub client_ip: String,
-    /// The gateway relaying the connection.
+    /// The gateway relaying the connection, and its run (see [`GatewayLease`]).
     pub gateway_id: String,
+    pub gateway_boot: String,
     /// One of the session's instances, when it names several; `None`: the first.
     #[serde(deserialize_with = "present")]
     pub instance_id: Option<String>,
@@ -177,6 +179,9 @@ pub struct ResumeChannel {
     pub channel_id: String,
     pub session_id: String,
     pub token: String,
+    /// The gateway taking the channel over, and its run.
+    pub gateway_id: String,
+    pub gateway_boot: String,
 }
 
 /// A channel the gateway may relay.
@@ -262,6 +267,9 @@ pub struct RegisterAgent {
     /// A simulated ECS instance (`i-…`) to claim instead of becoming a managed instance.
     #[serde(deserialize_with = "present")]
     pub claim_instance_id: Option<String>,
+    /// The address the gateway saw the registering agent connect from, checked against the
+    /// activation's `IpAddressRange`.
+    pub source_ip: String,
 }
 
 /// The instance an agent registered as.
@@ -278,8 +286,9 @@ pub struct AgentHeartbeat {
     pub instance_id: String,
     /// From the agent's `User-Agent`; empty when it sent none.
     pub agent_version: String,
-    /// The gateway that saw the beat.
+    /// The gateway that saw the beat, and its run.
     pub gateway_id: String,
+    pub gateway_boot: String,
     /// The agent's kick channel on that gateway, if it holds one now: a lost report of it
     /// mends itself within a heart-beat.
     #[serde(deserialize_with = "present")]
@@ -320,6 +329,7 @@ pub struct DeregisterAgent {
 pub struct KickChannel {
     pub instance_id: String,
     pub gateway_id: String,
+    pub gateway_boot: String,
     /// Which of the gateway's kick channels (a number it never reuses while it runs): the
     /// late report of an old channel's end must not erase the agent's new one.
     pub link: u64,
@@ -331,6 +341,28 @@ pub struct KickChannel {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GatewayStarted {
     pub gateway_id: String,
+    pub gateway_boot: String,
+}
+
+/// A gateway renews its lease on the connections it relays, naming them. A run of a gateway
+/// (`gateway_boot`, new at every start) that stops renewing — killed, cut off — loses them:
+/// the control plane records them `Failed` (`GatewayLost`) and they stop counting against any
+/// limit. So does a connection its gateway no longer names (its last record was lost). Every
+/// call naming a gateway's run renews its lease too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayLease {
+    pub gateway_id: String,
+    pub gateway_boot: String,
+    /// Every channel this run of the gateway relays now.
+    pub channel_ids: Vec<String>,
+}
+
+/// How long the lease lasts: renew well before it runs out (at a third of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeaseGranted {
+    pub lease_secs: u64,
 }
 
 /// Why the control plane refused a call; travels with the HTTP status of [`RefusalCode::status`].

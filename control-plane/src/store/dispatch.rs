@@ -1,7 +1,14 @@
 //! What decides whether a session can be dispatched to an instance at all: which gateway holds
-//! its agent's kick channel, and the operation locks an administrator put on it.
+//! its agent's kick channel (and whether that gateway still renews its lease), and the
+//! operation locks an administrator put on it. Leases also end the connections of a gateway
+//! that is gone, so that they stop counting against the limits.
+
+use axt_proto::status::ClosedReason;
 
 use super::{now, Store};
+
+/// Connection states in which a connection is live, as SQL.
+const LIVE: &str = "('Connecting', 'Connected')";
 
 impl Store {
     /// Records that `gateway_id` holds the kick channel of `instance_id` as its `link` (a
@@ -55,12 +62,104 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// The gateway holding the kick channel of `instance_id`, if any does.
+    /// The gateway holding the kick channel of `instance_id`, if any does and still renews
+    /// its lease.
     pub async fn kick_channel_holder(&self, instance_id: &str) -> sqlx::Result<Option<String>> {
-        sqlx::query_scalar("SELECT gateway_id FROM kick_channels WHERE instance_id = ?")
-            .bind(instance_id)
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_scalar(
+            "SELECT k.gateway_id FROM kick_channels k WHERE k.instance_id = ? AND EXISTS
+               (SELECT 1 FROM gateways g WHERE g.gateway_id = k.gateway_id AND g.lease_until > ?)",
+        )
+        .bind(instance_id)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Renews the lease of one run of a gateway for `secs` from now.
+    pub async fn renew_lease(&self, gateway_id: &str, boot: &str, secs: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO gateways (gateway_id, boot, lease_until) VALUES (?, ?, ?)
+             ON CONFLICT (gateway_id, boot) DO UPDATE SET lease_until = excluded.lease_until",
+        )
+        .bind(gateway_id)
+        .bind(boot)
+        .bind(now() + secs)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Fails the live connections of a gateway's run that it no longer names, if they are
+    /// older than `settled` seconds (a connection allocated a moment ago may not be named yet).
+    pub async fn release_unnamed(
+        &self,
+        gateway_id: &str,
+        boot: &str,
+        named: &[String],
+        settled: i64,
+    ) -> sqlx::Result<u64> {
+        let mut q =
+            sqlx::QueryBuilder::new("UPDATE connections SET status = 'Failed', end_time = ");
+        q.push_bind(now())
+            .push(", closed_reason = ")
+            .push_bind(ClosedReason::GatewayLost.as_str())
+            .push(", failed_detail = 'the gateway no longer relays it'")
+            .push(format!(" WHERE status IN {LIVE} AND gateway_id = "))
+            .push_bind(gateway_id.to_owned())
+            .push(" AND gateway_boot = ")
+            .push_bind(boot.to_owned())
+            .push(" AND start_time < ")
+            .push_bind(now() - settled);
+        if !named.is_empty() {
+            q.push(" AND channel_id NOT IN (");
+            let mut list = q.separated(", ");
+            for id in named {
+                list.push_bind(id.clone());
+            }
+            q.push(")");
+        }
+        Ok(q.build().execute(&self.pool).await?.rows_affected())
+    }
+
+    /// Fails the live connections of every gateway run whose lease ran out; returns how many.
+    pub async fn expire_leases(&self) -> sqlx::Result<u64> {
+        let done = sqlx::query(&format!(
+            "UPDATE connections SET status = 'Failed', end_time = ?1, closed_reason = ?2,
+               failed_detail = 'the gateway relaying it stopped renewing its lease'
+             WHERE status IN {LIVE} AND NOT EXISTS (SELECT 1 FROM gateways g
+               WHERE g.gateway_id = connections.gateway_id AND g.boot = connections.gateway_boot
+                 AND g.lease_until > ?1)"
+        ))
+        .bind(now())
+        .bind(ClosedReason::GatewayLost.as_str())
+        .execute(&self.pool)
+        .await?;
+        // Runs gone for a day are of no use any more.
+        sqlx::query("DELETE FROM gateways WHERE lease_until < ?")
+            .bind(now() - 86_400)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Hands a live connection over to another run of a gateway (a 1.02 client came back
+    /// through a restarted one).
+    pub async fn take_over(
+        &self,
+        channel_id: &str,
+        gateway_id: &str,
+        boot: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "UPDATE connections SET gateway_id = ?, gateway_boot = ?
+             WHERE channel_id = ? AND status IN {LIVE}"
+        ))
+        .bind(gateway_id)
+        .bind(boot)
+        .bind(channel_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Puts an operation lock on an instance (`reason` such as `security`), or lifts it with an

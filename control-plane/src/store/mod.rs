@@ -1,14 +1,17 @@
 //! The database: SQLite through sqlx, in WAL mode with full sync, so a committed write survives
-//! even `kill -9` of the process. One file per aggregate holds its queries.
+//! even `kill -9` of the process. One file per aggregate holds its queries. The data directory
+//! and the database files are private to their owner ([`private`]), and AccessKey secrets are
+//! sealed under the directory's key ([`crate::sealing`]).
 
 mod accounts;
 mod activations;
 mod dispatch;
 mod idempotency;
 mod instances;
+pub mod private;
 mod sessions;
 
-use std::{path::Path, str::FromStr as _, time::Duration};
+use std::{path::Path, str::FromStr as _, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use sqlx::sqlite::{
@@ -21,10 +24,17 @@ pub use idempotency::Idempotency;
 pub use instances::{Instance, InstanceFilter, NewInstance};
 pub use sessions::{Connection, NewSession, Session, SessionFilter, TokenCheck};
 
+use crate::sealing::{self, Sealer};
+
+/// Name of the database file, inside the data directory.
+pub const DB_FILE: &str = "control-plane.db";
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Seals and opens the AccessKey secrets.
+    sealer: Arc<Sealer>,
 }
 
 /// Seconds since the Unix epoch: the time unit of every column.
@@ -49,14 +59,23 @@ pub fn iso_minutes(seconds: i64) -> String {
 }
 
 impl Store {
-    /// Opens or creates the database file and brings its schema up to date.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+    /// Opens (or creates) the data directory and its database, private to their owner, brings
+    /// the schema up to date, and loads the key of the AccessKey secrets — created on the
+    /// first start, and never when secrets sealed under some key exist: a new key would open
+    /// none of them. Secrets still in clear (a database from before sealing) are sealed.
+    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        private::private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        private::private_db(&path)?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
+            .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted and overwritten content (a secret sealed in place, say) is zeroed, not
+            // left readable in free space.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -67,7 +86,48 @@ impl Store {
             .run(&pool)
             .await
             .context("running migrations")?;
-        Ok(Self { pool })
+        let key_path = data_dir.join(sealing::KEY_FILE);
+        let sealer = match Sealer::load(&key_path)? {
+            Some(sealer) => sealer,
+            None => {
+                let sealed = Self::count_sealed_secrets(&pool).await?;
+                anyhow::ensure!(
+                    sealed == 0,
+                    "{} is missing, and {sealed} AccessKey secrets of {} are sealed with it: \
+                     restore that key file (a new key would open none of them)",
+                    key_path.display(),
+                    path.display()
+                );
+                Sealer::create(&key_path)?
+            }
+        };
+        let store = Self {
+            pool,
+            sealer: Arc::new(sealer),
+        };
+        let sealed = store
+            .seal_secrets_in_clear()
+            .await
+            .with_context(|| format!("opening the AccessKey secrets of {}", path.display()))?;
+        if sealed > 0 {
+            store.forget_cleartext().await?;
+            tracing::info!(sealed, "sealed the AccessKey secrets stored in clear");
+        }
+        Ok(store)
+    }
+
+    /// Leaves no trace on disk of the secrets just sealed: VACUUM rewrites the database from
+    /// its live rows (free pages of older writes may still hold a secret), then the WAL that
+    /// held the old pages is emptied into the database and truncated.
+    async fn forget_cleartext(&self) -> anyhow::Result<()> {
+        sqlx::query("VACUUM").execute(&self.pool).await?;
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await?;
+        if busy != 0 {
+            tracing::warn!("another connection kept the WAL from being truncated; secrets in clear may remain in it until the next checkpoint");
+        }
+        Ok(())
     }
 
     /// Closes every connection, checkpointing the WAL.

@@ -61,6 +61,8 @@ pub struct Connection {
     pub session_id: String,
     pub instance_id: String,
     pub gateway_id: String,
+    /// The run of that gateway (new at each of its starts).
+    pub gateway_boot: String,
     pub client_ip: String,
     #[sqlx(try_from = "String")]
     pub status: ConnectionStatus,
@@ -277,7 +279,7 @@ impl Store {
     pub async fn open_connection(
         &self,
         session: &Session,
-        gateway_id: &str,
+        gateway: (&str, &str),
         client_ip: &str,
         max_live: i64,
     ) -> sqlx::Result<Option<Connection>> {
@@ -294,13 +296,14 @@ impl Store {
         }
         let channel_id = ids::channel_id();
         sqlx::query(
-            "INSERT INTO connections (channel_id, session_id, instance_id, gateway_id, client_ip,
-               status, start_time) VALUES (?, ?, ?, ?, ?, 'Connecting', ?)",
+            "INSERT INTO connections (channel_id, session_id, instance_id, gateway_id, gateway_boot,
+               client_ip, status, start_time) VALUES (?, ?, ?, ?, ?, ?, 'Connecting', ?)",
         )
         .bind(&channel_id)
         .bind(&session.id)
         .bind(&session.instance_id)
-        .bind(gateway_id)
+        .bind(gateway.0)
+        .bind(gateway.1)
         .bind(client_ip)
         .bind(now())
         .execute(&self.pool)

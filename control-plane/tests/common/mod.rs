@@ -35,6 +35,7 @@ pub fn registration(act: &Value) -> RegisterAgent {
         os_version: "Debian 12".into(),
         agent_version: "2.4.3.100".into(),
         claim_instance_id: None,
+        source_ip: "127.0.0.1".into(),
     }
 }
 
@@ -109,6 +110,7 @@ impl TestPlane {
             instance_id: id.clone(),
             agent_version: version.into(),
             gateway_id: GATEWAY_ID.into(),
+            gateway_boot: "boot-1".into(),
             kick_link: Some(1),
         };
         gateway.call(&beat).await.unwrap();

@@ -2,7 +2,7 @@
 //! mishandles (a numeric portNumber, a need_update it would act on, a state configuration
 //! without `changed`) are never sent.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use axt_proto::{
     internal::{AgentHeartbeat, ChannelSpecRequest, DeregisterAgent, RegisterAgent},
@@ -13,7 +13,7 @@ use axt_proto::{
 };
 use axum::{
     body::Bytes,
-    extract::{Query, State},
+    extract::{ConnectInfo, Query, State},
     http::{header, HeaderMap},
     Json,
 };
@@ -30,8 +30,13 @@ pub async fn connection_detect() -> &'static str {
     "ok"
 }
 
-/// `POST /luban/api/instance/register`: the only call without identity headers.
-pub async fn register(State(shared): State<Arc<Shared>>, body: Bytes) -> Json<RegisterResponse> {
+/// `POST /luban/api/instance/register`: the only call without identity headers. The peer's
+/// address goes along, for the activation's `IpAddressRange`.
+pub async fn register(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Json<RegisterResponse> {
     let refuse = |why: String| {
         Json(RegisterResponse {
             code: 400,
@@ -58,6 +63,7 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Bytes) -> Json<Re
         os_version: r.os_version,
         agent_version: r.agent_version,
         claim_instance_id: r.instance_id,
+        source_ip: peer.ip().to_string(),
     };
     match shared.cp.call(&registration).await {
         Ok(registered) => {
@@ -104,6 +110,7 @@ pub async fn heartbeat(
     let beat = AgentHeartbeat {
         agent_version: agent_version(&headers),
         gateway_id: shared.config.gateway_id.clone(),
+        gateway_boot: shared.boot.clone(),
         kick_link: shared.kicks.link(&agent.instance_id),
         instance_id: agent.instance_id.clone(),
     };

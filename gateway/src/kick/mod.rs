@@ -33,8 +33,8 @@ use axum::{
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
-pub use mailbox::{KickError, MAX_PENDING_STARTS};
 use mailbox::Mailbox;
+pub use mailbox::{KickError, MAX_PENDING_STARTS};
 
 use crate::{agent_surface::identity::IdentityFailure, Shared};
 
@@ -240,6 +240,7 @@ async fn report(shared: &Shared, instance_id: &str, link: u64, open: bool) {
     let report = KickChannel {
         instance_id: instance_id.to_owned(),
         gateway_id: shared.config.gateway_id.clone(),
+        gateway_boot: shared.boot.clone(),
         link,
         open,
     };

@@ -29,7 +29,7 @@ use tracing::Instrument as _;
 pub use driver::Start;
 pub use end::End;
 pub use host::{Host, Timers};
-pub use registry::{agent_backend, watch_sessions, Channels};
+pub use registry::{agent_backend, renew_lease, watch_sessions, Channels};
 pub use socket::Socket;
 pub use state::Relay;
 

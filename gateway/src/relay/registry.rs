@@ -8,7 +8,7 @@ use std::{
 };
 
 use axt_proto::{
-    internal::{RecordChannel, SessionStates},
+    internal::{GatewayLease, RecordChannel, SessionStates},
     status::{AgentResult, ClosedReason, ConnectionStatus, SessionVerdict},
 };
 use axum::{
@@ -63,6 +63,12 @@ impl Channels {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(channel_id);
+    }
+
+    /// The channels relayed here.
+    pub fn live_channels(&self) -> Vec<String> {
+        let links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        links.keys().cloned().collect()
     }
 
     /// The sessions that have live channels here.
@@ -209,5 +215,26 @@ pub async fn watch_sessions(shared: Arc<Shared>) {
             // Live relays carry on while the control plane is away.
             Err(error) => tracing::debug!(%error, "cannot watch sessions now"),
         }
+    }
+}
+
+/// Renews this gateway's lease on the connections it relays, at a third of the lease the
+/// control plane grants (more often while it cannot reach the control plane: the lease is
+/// the only thing that keeps its connections counted as live).
+pub async fn renew_lease(shared: Arc<Shared>) {
+    loop {
+        let lease = GatewayLease {
+            gateway_id: shared.config.gateway_id.clone(),
+            gateway_boot: shared.boot.clone(),
+            channel_ids: shared.channels.live_channels(),
+        };
+        let every = match shared.cp.call(&lease).await {
+            Ok(granted) => std::time::Duration::from_secs(granted.lease_secs.max(1)) / 3,
+            Err(error) => {
+                tracing::warn!(%error, "cannot renew the lease on this gateway's connections");
+                std::time::Duration::from_secs(1)
+            }
+        };
+        tokio::time::sleep(every).await;
     }
 }

@@ -74,6 +74,12 @@ pub struct Config {
     #[arg(long, env = "AXT_MAX_CONNECTIONS_PER_INSTANCE", default_value_t = 20)]
     pub max_connections_per_instance: i64,
 
+    /// Most live connections (WebSockets) of one session. A port forward opens one per TCP
+    /// connection, and a browser behind one opens a few dozen at once; each starts a shell or
+    /// a dial on the agent, so one WebSocketUrl must not open them without end.
+    #[arg(long, env = "AXT_MAX_CONNECTIONS_PER_SESSION", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_connections_per_session: i64,
+
     /// Bandwidth limit of one session in bytes per second (0 lifts it), told to agents as
     /// flowLimit.
     #[arg(long, env = "AXT_SESSION_RATE_LIMIT", default_value_t = 204_800)]

@@ -39,7 +39,7 @@ use axum::{
 
 use crate::{
     ids,
-    store::{RegistrationError, Session, TokenCheck},
+    store::{ConnectionLimits, Full, RegistrationError, Session, TokenCheck},
     Shared,
 };
 
@@ -206,21 +206,31 @@ async fn open_channel(shared: Arc<Shared>, r: OpenChannel) -> Answer<ChannelGran
     renew(&shared, &r.gateway_id, &r.gateway_boot).await?;
     // The count and the insert must not interleave with another allocation.
     let _gate = shared.channel_gate.lock().await;
-    let max = shared.config.max_connections_per_instance;
+    let limits = ConnectionLimits {
+        sessions_per_instance: shared.config.max_connections_per_instance,
+        connections_per_session: shared.config.max_connections_per_session,
+    };
     let gateway = (r.gateway_id.as_str(), r.gateway_boot.as_str());
     let connection = shared
         .store
-        .open_connection(&session, gateway, &r.client_ip, max)
+        .open_connection(&session, gateway, &r.client_ip, limits)
         .await
         .map_err(database)?
-        .ok_or_else(|| {
-            Refusal::new(
+        .map_err(|full| match full {
+            Full::Instance => Refusal::new(
                 RefusalCode::SessionCountExceedLimit,
                 format!(
-                    "instance {} already has {max} connected sessions",
-                    session.instance_id
+                    "instance {} already has {} connected sessions",
+                    session.instance_id, limits.sessions_per_instance
                 ),
-            )
+            ),
+            Full::Session => Refusal::new(
+                RefusalCode::ConnectionCountExceedLimit,
+                format!(
+                    "session {} already has {} live connections",
+                    session.id, limits.connections_per_session
+                ),
+            ),
         })?;
     Ok(ChannelGrant {
         spec: spec(&shared, &session, &connection.channel_id),

@@ -132,6 +132,28 @@ async fn channels_carry_the_spec_the_stock_agent_expects() {
         .unwrap()
         .unwrap();
     assert_eq!(session.state, SessionState::Active);
+    // An agent reports on its own channels only: another instance's report changes nothing.
+    let foreign = RecordChannel {
+        reporter: Some("i-someone-else".into()),
+        ..RecordChannel::status(channel, ConnectionStatus::Terminated)
+    };
+    assert_eq!(
+        refused(cp.call(&foreign).await),
+        RefusalCode::ChannelNotFound
+    );
+    let untouched = plane
+        .shared
+        .store
+        .connection(channel)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.status, ConnectionStatus::Connected);
+    let own = RecordChannel {
+        reporter: Some(instance.clone()),
+        ..RecordChannel::status(channel, ConnectionStatus::Connected)
+    };
+    cp.call(&own).await.unwrap();
     let failed = RecordChannel {
         closed_reason: Some(ClosedReason::AgentNotOnline),
         failed_detail: Some("no kick channel".into()),

@@ -79,4 +79,18 @@ pub struct Config {
     /// Largest accepted clock difference of an agent's signed headers, in seconds.
     #[arg(long, env = "AXT_AGENT_CLOCK_SKEW_SECS", default_value_t = 900)]
     pub agent_clock_skew_secs: i64,
+
+    /// Failed agent identity checks (and registrations) one address may cause per minute
+    /// before it gets no more control-plane lookups: past it, only keys already cached verify,
+    /// so genuine agents behind the same address keep working.
+    #[arg(
+        long,
+        env = "AXT_AGENT_IDENTITY_FAILURES_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub agent_identity_failures_per_minute: u32,
+
+    /// Seconds an instance id the control plane does not know is refused from memory.
+    #[arg(long, env = "AXT_AGENT_UNKNOWN_TTL_SECS", default_value_t = 10)]
+    pub agent_unknown_ttl_secs: u64,
 }

@@ -71,7 +71,12 @@ impl Gateway {
             cp: control_plane::ControlPlane::new(&config.control_plane, token),
             kicks: kick::Kicks::default(),
             channels: relay::Channels::default(),
-            identities: Default::default(),
+            identities: agent_surface::identity::Identities::new(
+                agent_surface::throttle::Throttle::new(
+                    config.agent_identity_failures_per_minute,
+                    std::time::Duration::from_secs(config.agent_unknown_ttl_secs),
+                ),
+            ),
             rates: Default::default(),
             closing: tokio::sync::watch::Sender::new(false),
             boot: uuid::Uuid::new_v4().simple().to_string(),

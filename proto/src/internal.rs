@@ -231,6 +231,10 @@ pub struct RecordChannel {
     pub bytes_in: u64,
     /// Bytes relayed so far, instance → client.
     pub bytes_out: u64,
+    /// The instance whose agent made this report, when it is an agent's: the record then
+    /// applies only to a channel of that instance (an agent reports on its own channels only).
+    #[serde(deserialize_with = "present")]
+    pub reporter: Option<String>,
 }
 
 impl RecordChannel {
@@ -243,6 +247,7 @@ impl RecordChannel {
             failed_detail: None,
             bytes_in: 0,
             bytes_out: 0,
+            reporter: None,
         }
     }
 }
@@ -402,6 +407,9 @@ pub enum RefusalCode {
     /// The instance already has its maximum of connected sessions.
     #[serde(rename = "SessionCount.ExceedLimit")]
     SessionCountExceedLimit,
+    /// The session already has its maximum of live connections (WebSockets).
+    #[serde(rename = "ConnectionCount.ExceedLimit")]
+    ConnectionCountExceedLimit,
     /// No such channel (or none live of this session).
     ChannelNotFound,
     /// The activation refused the registration.
@@ -420,7 +428,7 @@ impl RefusalCode {
             Self::MalformedRequest | Self::InvalidInstance | Self::RegistrationRefused => 400,
             Self::InvalidToken => 403,
             Self::UrlExpired | Self::SessionEnded => 410,
-            Self::SessionCountExceedLimit => 429,
+            Self::SessionCountExceedLimit | Self::ConnectionCountExceedLimit => 429,
             Self::ChannelNotFound | Self::InstanceNotRegistered => 404,
             Self::InternalError => 500,
         }

@@ -22,7 +22,9 @@ pub use accounts::{AccessKey, AccessKeyRef};
 pub use activations::{Activation, NewActivation, RegistrationError};
 pub use idempotency::Idempotency;
 pub use instances::{Instance, InstanceFilter, NewInstance};
-pub use sessions::{Connection, NewSession, Session, SessionFilter, TokenCheck};
+pub use sessions::{
+    Connection, ConnectionLimits, Full, NewSession, Session, SessionFilter, TokenCheck,
+};
 
 use crate::sealing::{self, Sealer};
 

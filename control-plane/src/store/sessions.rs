@@ -273,26 +273,31 @@ impl Store {
             .await
     }
 
-    /// Opens a connection (`Connecting`) for a client of `session`, unless the instance already
-    /// has `max_live` *other* sessions connected; then `None`. The limit counts sessions, not
-    /// WebSockets: a port forward opens one WebSocket per TCP connection, all in one session.
+    /// Opens a connection (`Connecting`) for a client of `session`, unless a limit is reached.
+    /// The per-instance limit counts sessions, not WebSockets (a port forward opens one
+    /// WebSocket per TCP connection, all in one session); the per-session limit counts the
+    /// session's own live WebSockets.
     pub async fn open_connection(
         &self,
         session: &Session,
         gateway: (&str, &str),
         client_ip: &str,
-        max_live: i64,
-    ) -> sqlx::Result<Option<Connection>> {
-        let others: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(DISTINCT session_id) FROM connections
-             WHERE instance_id = ? AND session_id != ? AND status IN {LIVE}"
+        limits: ConnectionLimits,
+    ) -> sqlx::Result<Result<Connection, Full>> {
+        let (others, own): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(DISTINCT CASE WHEN session_id != ?2 THEN session_id END),
+                    count(CASE WHEN session_id = ?2 THEN 1 END)
+             FROM connections WHERE instance_id = ?1 AND status IN {LIVE}"
         ))
         .bind(&session.instance_id)
         .bind(&session.id)
         .fetch_one(&self.pool)
         .await?;
-        if others >= max_live {
-            return Ok(None);
+        if others >= limits.sessions_per_instance {
+            return Ok(Err(Full::Instance));
+        }
+        if own >= limits.connections_per_session {
+            return Ok(Err(Full::Session));
         }
         let channel_id = ids::channel_id();
         sqlx::query(
@@ -308,7 +313,8 @@ impl Store {
         .bind(now())
         .execute(&self.pool)
         .await?;
-        self.connection(&channel_id).await
+        let connection = self.connection(&channel_id).await?;
+        Ok(Ok(connection.ok_or(sqlx::Error::RowNotFound)?))
     }
 
     /// One connection by channel id.
@@ -333,7 +339,7 @@ impl Store {
                failed_detail = CASE WHEN status IN {LIVE} THEN coalesce(?, failed_detail) ELSE failed_detail END,
                bytes_in = max(bytes_in, coalesce(?, 0)),
                bytes_out = max(bytes_out, coalesce(?, 0))
-             WHERE channel_id = ?"
+             WHERE channel_id = ? AND (? IS NULL OR instance_id = ?)"
         ))
         .bind(u.status.map(ConnectionStatus::as_str))
         .bind(terminal)
@@ -343,9 +349,11 @@ impl Store {
         .bind(bytes(u.bytes_in))
         .bind(bytes(u.bytes_out))
         .bind(&u.channel_id)
+        .bind(&u.reporter)
+        .bind(&u.reporter)
         .execute(&mut *tx)
         .await?;
-        if u.status == Some(ConnectionStatus::Connected) {
+        if done.rows_affected() == 1 && u.status == Some(ConnectionStatus::Connected) {
             sqlx::query(
                 "UPDATE sessions SET state = 'Active' WHERE state = 'Pending'
                    AND id = (SELECT session_id FROM connections WHERE channel_id = ?)",
@@ -390,4 +398,22 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// The limits [`Store::open_connection`] enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Sessions other than this one with a live connection on the instance.
+    pub sessions_per_instance: i64,
+    /// This session's own live connections.
+    pub connections_per_session: i64,
+}
+
+/// Which limit refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// The instance has its maximum of connected sessions.
+    Instance,
+    /// The session has its maximum of live connections.
+    Session,
 }

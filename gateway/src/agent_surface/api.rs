@@ -37,13 +37,25 @@ pub async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Json<RegisterResponse> {
+    let throttle = shared.identities.throttle();
     let refuse = |why: String| {
+        // A refused registration is a failed identity: guessing activation codes is bounded
+        // by the same per-address budget.
+        throttle.failed(peer.ip());
         Json(RegisterResponse {
             code: 400,
             err_msg: why,
             ..Default::default()
         })
     };
+    if throttle.exhausted(peer.ip()) {
+        return Json(RegisterResponse {
+            code: 429,
+            err_msg: "too many failed registrations from this address; try again in a minute"
+                .into(),
+            ..Default::default()
+        });
+    }
     let Ok(r) = serde_json::from_slice::<RegisterRequest>(&body) else {
         return refuse("the registration body is not valid JSON".into());
     };

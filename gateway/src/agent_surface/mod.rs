@@ -4,6 +4,7 @@
 
 mod api;
 pub mod identity;
+pub mod throttle;
 
 use std::sync::Arc;
 

@@ -11,6 +11,7 @@ mod mailbox;
 
 use std::{
     collections::HashMap,
+    net::{IpAddr, SocketAddr},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
@@ -25,7 +26,7 @@ use axt_proto::{
 use axum::{
     extract::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        State,
+        ConnectInfo, State,
     },
     http::HeaderMap,
     response::Response,
@@ -122,6 +123,7 @@ impl Kicks {
 /// `GET /luban/notify_server`: always upgraded.
 pub async fn notify_server(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -135,7 +137,7 @@ pub async fn notify_server(
             .unwrap_or("?")
             .to_owned();
         let span = tracing::info_span!("kick", instance_id = %instance);
-        let reason = kick_channel(shared, headers, socket)
+        let reason = kick_channel(shared, headers, peer.ip(), socket)
             .instrument(span.clone())
             .await;
         span.in_scope(|| tracing::info!(reason, "kick channel ended"));
@@ -145,11 +147,12 @@ pub async fn notify_server(
 async fn kick_channel(
     shared: Arc<Shared>,
     headers: HeaderMap,
+    peer: IpAddr,
     mut socket: WebSocket,
 ) -> &'static str {
     // Verify, waiting out a control plane that is briefly unavailable rather than refusing.
     let verified = loop {
-        match shared.identities.verify(&shared, &headers).await {
+        match shared.identities.verify(&shared, &headers, peer).await {
             Ok(v) => break v,
             Err(IdentityFailure::Unavailable(why)) => {
                 tracing::warn!(%why, "cannot verify the agent yet; holding its kick channel");

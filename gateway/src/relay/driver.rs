@@ -243,6 +243,7 @@ impl<H: Host> Relay<H> {
                 failed_detail: detail,
                 bytes_in,
                 bytes_out,
+                reporter: None,
             })
             .await;
         if let Some(reason) = end.client_reason() {

@@ -145,6 +145,8 @@ impl Channels {
         };
         let update = RecordChannel {
             closed_reason: Some(ClosedReason::AgentSocketClosed),
+            // Only a channel of the reporting instance: an agent cannot end another's.
+            reporter: Some(instance_id.to_owned()),
             failed_detail: (!result.is_success()).then(|| result.as_str().to_owned()),
             ..RecordChannel::status(channel_id, status)
         };

@@ -8,7 +8,7 @@ use axt_proto::identity::IdentityError;
 use reqwest::StatusCode;
 use rustls::pki_types::{pem::PemObject as _, CertificateDer};
 use tokio_tungstenite::{
-    tungstenite::{client::IntoClientRequest as _, http::HeaderValue},
+    tungstenite::{client::IntoClientRequest as _, http::HeaderValue, protocol::WebSocketConfig},
     Connector, MaybeTlsStream, WebSocketStream,
 };
 
@@ -173,8 +173,15 @@ impl Client {
         }
         let connector = (!self.inner.plain).then(|| Connector::Rustls(self.inner.tls.clone()));
         // Nagle off: terminal traffic is many small frames that must not wait for each other.
-        let connect =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector);
+        let limits = WebSocketConfig::default()
+            .max_message_size(Some(axt_proto::MAX_WS_MESSAGE))
+            .max_frame_size(Some(axt_proto::MAX_WS_MESSAGE));
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(limits),
+            true,
+            connector,
+        );
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, connect).await {
             Ok(Ok((ws, _response))) => Ok(ws),
             Ok(Err(e)) => Err(e.into()),

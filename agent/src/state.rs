@@ -93,11 +93,7 @@ impl StateDir {
 
     /// Writes a file with mode 0600, atomically: a reader sees the old or the new content.
     pub fn write(&self, name: &str, contents: &str) -> anyhow::Result<()> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.path)
-            .with_context(|| format!("creating {}", self.path.display()))?;
+        axt_kit::files::private_dir(&self.path)?;
         axt_kit::files::write_private(&self.path.join(name), contents.as_bytes())
     }
 

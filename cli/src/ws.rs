@@ -70,9 +70,12 @@ pub async fn connect(url: &str, tls: Arc<ClientConfig>) -> Result<WsStream, Conn
     );
     tracing::debug!(%host, "opening the session WebSocket");
     // Nagle off: a keystroke is one small frame and should leave at once.
+    let limits = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(axt_proto::MAX_WS_MESSAGE))
+        .max_frame_size(Some(axt_proto::MAX_WS_MESSAGE));
     let connecting = tokio_tungstenite::connect_async_tls_with_config(
         request,
-        None,
+        Some(limits),
         true,
         Some(Connector::Rustls(tls)),
     );

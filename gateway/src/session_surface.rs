@@ -21,7 +21,7 @@ use crate::{control_plane::CpError, relay, Shared};
 
 /// The largest client message accepted: clients send at most 60 KiB of input per frame; a
 /// larger message closes that connection instead of being buffered.
-pub const MAX_MESSAGE: usize = 1 << 20;
+pub const MAX_MESSAGE: usize = axt_proto::MAX_WS_MESSAGE;
 
 pub async fn session(
     State(shared): State<Arc<Shared>>,

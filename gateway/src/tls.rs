@@ -19,7 +19,8 @@ const KEY_FILE: &str = "server.key";
 /// Makes sure the CA and a server certificate for `names` exist in `dir`, and returns the
 /// rustls configuration serving them. A server certificate missing one of `names` is reissued.
 pub fn server_config(dir: &Path, names: &[String]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The CA's private key lives here: the directory is its owner's alone.
+    axt_kit::files::private_dir(dir)?;
     let (ca_cert, ca_key) = ca(dir)?;
     let stamp = dir.join("server.names");
     let wanted = names.join(",");
@@ -85,4 +86,30 @@ fn ca(dir: &Path) -> anyhow::Result<(rcgen::Certificate, KeyPair)> {
         tracing::info!(path = %ca_path.display(), "generated the lab CA: trust this file in agents and clients");
     }
     Ok((cert, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_data_directory_and_the_keys_are_their_owners_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("gateway");
+        // An existing, loose directory is tightened too.
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        server_config(&dir, &["127.0.0.1".to_owned()]).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(
+            (mode(&dir.join(CA_KEY_FILE)), mode(&dir.join(KEY_FILE))),
+            (0o600, 0o600)
+        );
+    }
 }

@@ -1,9 +1,36 @@
 //! Secret files (keys, tokens, credentials): readable by their owner only, and written
-//! atomically, so that a reader — or a crash half-way — never sees half a secret.
+//! atomically, so that a reader — or a crash half-way — never sees half a secret; and the
+//! private directories that hold them.
+//!
+//! Modes are set explicitly rather than through the umask, which is process-wide (a library
+//! must not change it under the threads of its host) and often 022.
 
-use std::{fs, io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
+use std::{
+    fs::{self, DirBuilder, Permissions},
+    io::{ErrorKind, Write as _},
+    os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _},
+    path::Path,
+};
 
 use anyhow::Context as _;
+
+/// Mode of a private directory.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` with mode 0700 (its parents as the umask has them: they may be shared), or
+/// tightens it to 0700 when it exists.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    match DirBuilder::new().mode(DIR_MODE).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))
+        .with_context(|| format!("making {} private", dir.display()))
+}
 
 /// Writes `bytes` to `path` with mode 0600, replacing any previous file: through a temporary
 /// file next to it, synced, then renamed over it.

@@ -48,3 +48,8 @@ pub fn now_ms() -> u64 {
         .map_or(1, |d| d.as_millis() as u64)
         .max(1)
 }
+
+/// The largest WebSocket message any axtlab peer accepts, on every WebSocket (client, data
+/// channel, both directions): frames carry at most 60 KiB of payload, so anything near this is
+/// an attack or a fault, and the connection is closed rather than the message buffered.
+pub const MAX_WS_MESSAGE: usize = 1 << 20;

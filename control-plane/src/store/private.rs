@@ -1,38 +1,21 @@
 //! The data directory and the database files, readable by their owner only from the first
 //! start: the database holds sealed AccessKey secrets, hashed tokens and the audit log, and the
 //! directory the key that opens those secrets.
-//!
-//! Modes are set explicitly rather than through the umask, which is process-wide (a library
-//! must not change it under the threads of its host) and often 022.
+//! (Modes are set explicitly, never through the process-wide umask.)
 
 use std::{
-    fs::{self, DirBuilder, OpenOptions, Permissions},
+    fs::{self, OpenOptions, Permissions},
     io::ErrorKind,
-    os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _},
+    os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
     path::{Path, PathBuf},
 };
 
 use anyhow::Context as _;
 
-/// Mode of the data directory.
-pub const DIR_MODE: u32 = 0o700;
+pub use axt_kit::files::private_dir;
+
 /// Mode of the database and its `-wal` and `-shm` files.
 pub const FILE_MODE: u32 = 0o600;
-
-/// Creates `dir` with mode 0700 (its parents as the umask has them: they may be shared), or
-/// tightens it to 0700 when it exists.
-pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    match DirBuilder::new().mode(DIR_MODE).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => {}
-        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-    }
-    fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))
-        .with_context(|| format!("making {} private", dir.display()))
-}
 
 /// Creates the database file with mode 0600 before SQLite opens it, or tightens it and any
 /// `-wal`/`-shm` left by an earlier run. SQLite creates a database's `-wal` and `-shm` with

@@ -83,7 +83,7 @@ impl End {
             Self::Result(r) => Some(r.client_reason()),
             Self::AgentLost => Some(ClosedReason::AgentSocketClosed.as_str()),
             Self::AgentNotOnline => Some(ClosedReason::AgentNotOnline.as_str()),
-            Self::KickRefused => Some(reason::AGENT_TIMEOUT),
+            Self::KickRefused => Some("KickRefused"),
             Self::DeliveryTimeout => Some(reason::AGENT_TIMEOUT),
             Self::SessionEnded => Some(SESSION_ENDED),
             Self::InstanceNotRunning => Some(ClosedReason::InstanceNotRunning.as_str()),

@@ -4,6 +4,7 @@
 //! bounded timeouts. Every address is loopback, except in the stories across network
 //! namespaces (`netns`), where the stack listens on a lab address of its own.
 
+pub mod adversary;
 pub mod api;
 pub mod client;
 pub mod harness;

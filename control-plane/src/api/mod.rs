@@ -11,7 +11,7 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 use axt_proto::openapi::{parse_form, Params, API_VERSION};
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, State},
+    extract::{rejection::BytesRejection, ConnectInfo, State},
     http::{header, HeaderMap, Method, Uri},
     response::{IntoResponse, Response},
     routing::any,
@@ -24,9 +24,9 @@ pub use params::Args;
 
 use crate::{ids, Shared};
 
-/// The routes of the OpenAPI.
+/// The routes of the OpenAPI: `/`, and an Alibaba error for every other path.
 pub fn router() -> Router<Arc<Shared>> {
-    Router::new().route("/", any(handle))
+    Router::new().route("/", any(handle)).fallback(any(handle))
 }
 
 /// Everything an Action handler needs to know about its call.
@@ -73,7 +73,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let request_id = ids::request_id();
@@ -87,17 +87,35 @@ async fn handle(
         })
         .collect();
     let mut action = String::new();
-    let result = process(
-        &shared,
-        &request_id,
-        peer,
-        &method,
-        &uri,
-        &headers,
-        &body,
-        &mut action,
-    )
-    .await;
+    let result = match body {
+        // The RPC OpenAPI is served at `/` only.
+        _ if uri.path() != "/" => Err(ApiError::saying(
+            ErrorCode::ActionNotFound,
+            format!(
+                "Specified api is not found, please check your url and method: {} is not served; the OpenAPI is at /.",
+                uri.path()
+            ),
+        )),
+        // Too large (over axum's 2 MiB), cut short, or badly chunked: answered like any other
+        // bad request, in the service's own format.
+        Err(rejection) => Err(ApiError::saying(
+            ErrorCode::InvalidParameter,
+            format!("The request body cannot be read: {}", rejection.body_text()),
+        )),
+        Ok(body) => {
+            process(
+                &shared,
+                &request_id,
+                peer,
+                &method,
+                &uri,
+                &headers,
+                &body,
+                &mut action,
+            )
+            .await
+        }
+    };
     let (status, body) = match result {
         Ok(mut value) => {
             value["RequestId"] = request_id.clone().into();

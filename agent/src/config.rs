@@ -116,13 +116,14 @@ pub struct RunArgs {
     /// The most sessions (shells and port-forward connections) that run at once; a start
     /// beyond it is refused with `Init_channel_failed`. Each shell holds a PTY, three threads
     /// and its processes, each forward two sockets and two tasks: the cap keeps a flood of
-    /// kicks from exhausting the host. 64 is three times the 20 connected sessions the control
-    /// plane allows an instance by default, because every TCP connection through a port
-    /// forward is a session of its own (a browser opens several at once).
+    /// kicks from exhausting the host. 128 is above the 100 connections the control plane
+    /// lets one session open by default (every TCP connection through a port forward is a
+    /// session here, and a browser opens several at once), so that one WebSocketUrl alone
+    /// cannot take every place.
     #[arg(
         long,
         env = "AXT_AGENT_MAX_SESSIONS",
-        default_value_t = 64,
+        default_value_t = 128,
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_sessions: u32,
@@ -203,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn max_sessions_defaults_to_64_and_is_at_least_one() {
+    fn max_sessions_defaults_to_128_and_is_at_least_one() {
         let run = |extra: &[&str]| {
             let mut argv = vec!["axt-agent", "run", "--state-dir", "/x"];
             argv.extend_from_slice(extra);
@@ -212,7 +213,7 @@ mod tests {
                 _ => panic!("not run"),
             })
         };
-        assert_eq!(run(&[]).unwrap(), 64);
+        assert_eq!(run(&[]).unwrap(), 128);
         assert_eq!(run(&["--max-sessions", "2"]).unwrap(), 2);
         assert!(run(&["--max-sessions", "0"]).is_err());
     }

@@ -12,7 +12,6 @@
 
 use std::{
     fs,
-    os::unix::fs::DirBuilderExt as _,
     path::{Path, PathBuf},
 };
 

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{body::Body, extract::ConnectInfo, Router};
+use axum::{body::Body, extract::ConnectInfo, response::IntoResponse as _, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
@@ -34,6 +34,10 @@ pub struct Limits {
     pub max_pending: usize,
     /// The same, per source address.
     pub max_pending_per_ip: usize,
+    /// The longest one request may take from its head to its response, body included (a
+    /// WebSocket's life after the upgrade is not part of it): a body trickled byte by byte
+    /// does not hold a connection for ever.
+    pub request_timeout: Duration,
 }
 
 /// The limits as options of a server binary (flattened into its configuration).
@@ -52,6 +56,11 @@ pub struct HttpArgs {
     /// The same, per client address: one address cannot take every place.
     #[arg(long, env = "AXT_MAX_PENDING_PER_IP", default_value_t = 256)]
     pub max_pending_per_ip: usize,
+
+    /// Seconds one request may take from its head to its response, reading its body included
+    /// (a WebSocket's life after the upgrade does not count); past it, 408.
+    #[arg(long, env = "AXT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
 }
 
 impl HttpArgs {
@@ -61,6 +70,7 @@ impl HttpArgs {
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
             max_pending: self.max_pending_connections.max(1),
             max_pending_per_ip: self.max_pending_per_ip.max(1),
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
         }
     }
 }
@@ -139,12 +149,23 @@ async fn connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let admitted = Arc::new(Mutex::new(Some(admitted)));
-    let service = router.map_request(move |mut request: hyper::Request<Incoming>| {
-        // The head is read: this connection is no longer pending.
-        admitted.lock().unwrap_or_else(|p| p.into_inner()).take();
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request.map(Body::new)
-    });
+    let request_timeout = limits.request_timeout;
+    let service = router
+        .map_request(move |mut request: hyper::Request<Incoming>| {
+            // The head is read: this connection is no longer pending.
+            admitted.lock().unwrap_or_else(|p| p.into_inner()).take();
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request.map(Body::new)
+        })
+        .map_future(move |responding| async move {
+            match tokio::time::timeout(request_timeout, responding).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::debug!(%peer, "request timed out");
+                    Ok(axum::http::StatusCode::REQUEST_TIMEOUT.into_response())
+                }
+            }
+        });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -226,6 +247,7 @@ mod tests {
     fn pending_connections_are_capped_in_all_and_per_address() {
         let limits = Limits {
             header_read_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
             max_pending: 3,
             max_pending_per_ip: 2,
         };
@@ -238,5 +260,41 @@ mod tests {
         assert!(pending.admit(b).is_none(), "in all");
         drop(first);
         assert!(pending.admit(a).is_some(), "a place freed");
+    }
+
+    /// A client that sends a whole head and then trickles its body — one byte, then nothing —
+    /// is answered 408 when the request timeout runs out, not held for ever.
+    #[tokio::test]
+    async fn a_trickled_body_does_not_hold_the_connection() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_millis(300),
+            max_pending: 8,
+            max_pending_per_ip: 8,
+        };
+        let router = Router::new().route(
+            "/",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, None, router, limits, async move {
+            let _ = stopped.await;
+        }));
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\na")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
+            .await
+            .expect("the connection was held")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        let _ = stop.send(());
+        server.await.unwrap();
     }
 }

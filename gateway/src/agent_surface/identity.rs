@@ -163,7 +163,9 @@ impl Identities {
             identity::verify(&fresh.public_key, &fresh.machine_id, &id)
                 .map_err(|e| IdentityFailure::Invalid(e.to_string()))?;
         }
-        self.first_use(&id.request_id, now + window)?;
+        // Remembered for as long as its timestamp stays acceptable: a header set dated ahead
+        // (within the window) must not become usable again when a shorter memory lapses.
+        self.first_use(&id.request_id, at + window)?;
         Ok(Verified {
             instance_id: id.instance_id,
         })

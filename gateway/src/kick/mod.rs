@@ -13,7 +13,7 @@ use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -41,6 +41,9 @@ use crate::{agent_surface::identity::IdentityFailure, Shared};
 
 /// The largest message an agent may send on its kick channel: its replies are one short line.
 const MAX_KICK_REPLY: usize = 4 * 1024;
+/// Kick channels held unverified while the control plane cannot be reached; past it, further
+/// ones are closed (1013, try again later) rather than held.
+const MAX_UNVERIFIED: usize = 1024;
 
 /// One agent's kick channel: which one it is, what waits for it, and how its writer is woken.
 struct Link {
@@ -55,6 +58,25 @@ struct Link {
 pub struct Kicks {
     links: Mutex<HashMap<String, Link>>,
     next: AtomicU64,
+    /// Kick channels waiting for the control plane to come back before they can be verified.
+    unverified: AtomicUsize,
+}
+
+/// One kick channel waiting to be verified; counted while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn join(count: &'a AtomicUsize) -> Option<Self> {
+        let before = count.fetch_add(1, Ordering::Relaxed);
+        let waiting = Self(count);
+        (before < MAX_UNVERIFIED).then_some(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Kicks {
@@ -150,11 +172,24 @@ async fn kick_channel(
     peer: IpAddr,
     mut socket: WebSocket,
 ) -> &'static str {
-    // Verify, waiting out a control plane that is briefly unavailable rather than refusing.
+    // Verify, waiting out a control plane that is briefly unavailable rather than refusing —
+    // up to a bound: unverified channels cost a socket each and prove nothing.
+    let mut waiting = None;
     let verified = loop {
         match shared.identities.verify(&shared, &headers, peer).await {
             Ok(v) => break v,
             Err(IdentityFailure::Unavailable(why)) => {
+                if waiting.is_none() {
+                    waiting = Waiting::join(&shared.kicks.unverified);
+                    if waiting.is_none() {
+                        let frame = CloseFrame {
+                            code: 1013,
+                            reason: "cannot verify now; try again later".into(),
+                        };
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        return "too many kick channels waiting to be verified";
+                    }
+                }
                 tracing::warn!(%why, "cannot verify the agent yet; holding its kick channel");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
@@ -174,6 +209,7 @@ async fn kick_channel(
             }
         }
     };
+    drop(waiting);
     // The control plane hears of it before anyone here can see it online, and of its end
     // before it goes: whoever learns from this gateway that the agent is (or is not) reachable
     // finds the control plane agreeing.
@@ -249,5 +285,26 @@ async fn report(shared: &Shared, instance_id: &str, link: u64, open: bool) {
     };
     if let Err(error) = shared.cp.call(&report).await {
         tracing::warn!(%error, open, "cannot record the kick channel now; the next heart-beat will");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unverified_kick_channels_are_held_up_to_a_bound() {
+        let count = AtomicUsize::new(0);
+        let held: Vec<_> = (0..MAX_UNVERIFIED)
+            .map(|_| Waiting::join(&count).unwrap())
+            .collect();
+        assert!(Waiting::join(&count).is_none(), "past the bound");
+        assert_eq!(
+            count.load(Ordering::Relaxed),
+            MAX_UNVERIFIED,
+            "a refusal holds no place"
+        );
+        drop(held);
+        assert!(Waiting::join(&count).is_some(), "places come back");
     }
 }

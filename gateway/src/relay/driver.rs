@@ -38,6 +38,8 @@ pub(super) const AGENT_KEEPALIVE: Duration = Duration::from_secs(60);
 pub(super) const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing relay waits for the client's own Close.
 pub(super) const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// The Status 5 reason a reconnect to a 1.01 connection is refused with.
+pub(super) const RESUME_REFUSED: &str = "ResumeRefused";
 
 /// How a relay starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +154,18 @@ impl<H: Host> Relay<H> {
                 }
                 None
             }
-            RelayEvent::ClientSocket(socket) => {
+            RelayEvent::ClientSocket(mut socket) => {
+                // Only a 1.02 client (or one whose schema is not known yet) can resume: a 1.01
+                // connection has no way to make whole what it missed, and a second socket must
+                // not take the place of its client.
+                if !self.framer.keeps_replay() {
+                    tracing::warn!("a reconnect to a 1.01 connection refused");
+                    if let Some(msg) = self.framer.status(ChannelState::Closed, RESUME_REFUSED) {
+                        let _ = socket.send(msg).await;
+                    }
+                    let _ = socket.send(Message::Close(None)).await;
+                    return None;
+                }
                 tracing::info!("client reconnected");
                 self.client.socket = Some(*socket);
                 self.deadlines.detach = None;

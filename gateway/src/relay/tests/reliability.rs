@@ -66,6 +66,23 @@ async fn a_1_02_client_comes_back_and_the_output_it_missed_is_replayed() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_1_01_connection_cannot_be_taken_over_by_a_reconnect() {
+    let mut rig = Rig::start(&SHELL, TestHost::default());
+    rig.client
+        .send(to_client(ClientMessageType::Input, b"a"))
+        .await;
+    let agent = rig.agent(false).await;
+    agent.send(from_agent(b"one")).await;
+    client_output(&mut rig.client).await;
+    // Someone with the URL and the channel id tries to take the connection over.
+    let mut intruder = rig.reconnect().await;
+    assert_eq!(closed_reason(&mut intruder).await, "ResumeRefused");
+    // The client keeps its connection.
+    agent.send(from_agent(b"two")).await;
+    assert_eq!(client_output(&mut rig.client).await.payload, b"two");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_1_02_client_away_too_long_is_closed() {
     let mut rig = Rig::start(&SHELL, TestHost::default());
     speak_1_02(&mut rig.client).await;

@@ -48,7 +48,7 @@ class Plane:
         })
         self.internal("/agents/heartbeat", {
             "instanceId": reg["instanceId"], "agentVersion": version,
-            "gatewayId": "gw-sdk", "kickLink": 1,
+            "gatewayId": "gw-sdk", "gatewayBoot": "boot-sdk", "kickLink": 1,
         })
         return reg["instanceId"]
 

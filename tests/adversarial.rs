@@ -187,15 +187,7 @@ async fn suite(panics: &Panics) {
         .await;
     neighbour.prove("before").await;
 
-    let https = reqwest::Client::builder()
-        .no_proxy()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(&stack.ca).unwrap()).unwrap(),
-        )
-        .timeout(LIMIT)
-        .build()
-        .unwrap();
+    let https = stack.gateway_http(None);
     let other = register_other(&stack, &https).await;
     let ctx = Ctx {
         cp: Target {

@@ -5,8 +5,8 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use axt_e2e::{client::RawClient, Stack};
-use axt_proto::{client_frame::ClientMessageType, identity};
+use axt_e2e::Stack;
+use axt_proto::identity;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -18,14 +18,8 @@ struct Forger {
 
 impl Forger {
     fn new(stack: &Stack, from: IpAddr) -> Self {
-        let ca = std::fs::read(&stack.ca).unwrap();
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .local_address(from)
-            .build()
-            .unwrap();
         Self {
-            http,
+            http: stack.gateway_http(Some(from)),
             base: format!("https://{}", stack.gw_addr),
         }
     }
@@ -106,14 +100,6 @@ async fn forged_identities_cost_the_control_plane_almost_nothing() {
     assert_eq!(identities.lookups() - before, 20);
 
     // The genuine agent behind the same address still verifies, from the cached key.
-    let started = stack.start_session(&[("InstanceId.1", &instance)]).await;
-    let url = started["WebSocketUrl"].as_str().unwrap();
-    let mut client = RawClient::connect(url, &stack.ca, false).await.unwrap();
-    client
-        .send(
-            ClientMessageType::Input,
-            b"echo genuine-$((6*7))\r".to_vec(),
-        )
-        .await;
-    client.expect_output("genuine-42", LIMIT).await;
+    let mut client = stack.open(&[("InstanceId.1", &instance)]).await;
+    client.shell_answers("genuine", LIMIT).await;
 }

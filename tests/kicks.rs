@@ -6,24 +6,8 @@ use std::time::Duration;
 
 use axt_e2e::{client::RawClient, Stack};
 use futures_util::{stream, StreamExt as _};
-use tokio::net::TcpListener;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A TCP echo server on loopback for any number of connections.
-async fn echo_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut read, mut write) = conn.split();
-                let _ = tokio::io::copy(&mut read, &mut write).await;
-            });
-        }
-    });
-    port.to_string()
-}
 
 /// Room for thousands of sockets in this process and the agent it starts (CI's default soft
 /// limit may be 1024).
@@ -48,7 +32,7 @@ async fn sessions(n: usize) -> (Stack, Vec<String>) {
     ];
     let mut stack = Stack::start(&cp_flags, &[]).await;
     let instance = stack.agent(&["--max-sessions", room.as_str()]).await;
-    let port = echo_server().await;
+    let port = axt_e2e::echo_server().await.to_string();
     let mut urls = Vec::with_capacity(n);
     for _ in 0..n {
         let started = stack

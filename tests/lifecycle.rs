@@ -170,16 +170,10 @@ async fn the_bandwidth_limit_holds_within_ten_percent() {
             let _ = conn.shutdown().await;
         }
     });
-    let started = stack
-        .start_session(&[
-            ("InstanceId.1", &instance),
-            ("PortNumber", &port.to_string()),
-        ])
+    let port = port.to_string();
+    let mut client = stack
+        .open(&[("InstanceId.1", &instance), ("PortNumber", &port)])
         .await;
-    let mut client =
-        RawClient::connect(started["WebSocketUrl"].as_str().unwrap(), &stack.ca, false)
-            .await
-            .unwrap();
     // Measured from the first byte, so that set-up time does not count.
     while client.output.is_empty() {
         assert!(client.next_frame(LIMIT).await.is_some());
@@ -281,12 +275,7 @@ async fn bad_input_is_refused_and_touches_no_other_session() {
         "an oversized message did not close the connection"
     );
     // Garbage on the HTTP endpoints gets errors, not crashes.
-    let http = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(&stack.ca).unwrap()).unwrap(),
-        )
-        .build()
-        .unwrap();
+    let http = stack.gateway_http(None);
     let base = format!("https://{}", stack.gw_addr);
     for path in [
         "/luban/api/instance/register",
@@ -353,12 +342,7 @@ async fn the_agent_surface_refuses_forged_identities() {
     use axt_proto::identity::{AgentKey, INSTANCE_ID, REQUEST_ID, SIGNATURE, TIMESTAMP};
     let mut stack = Stack::start(&[], &[]).await;
     let instance = stack.agent(&[]).await;
-    let http = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(&stack.ca).unwrap()).unwrap(),
-        )
-        .build()
-        .unwrap();
+    let http = stack.gateway_http(None);
     let beat = format!("https://{}/luban/api/heart-beat", stack.gw_addr);
     let send = |headers: Vec<(&'static str, String)>| {
         let mut req = http.get(&beat);

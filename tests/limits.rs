@@ -9,32 +9,17 @@ use axt_proto::client_frame::ClientMessageType;
 use futures_util::future::join_all;
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::{TcpListener, TcpSocket, TcpStream},
+    net::{TcpSocket, TcpStream},
 };
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// A TCP echo server on loopback for any number of connections.
-async fn echo_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut read, mut write) = conn.split();
-                let _ = tokio::io::copy(&mut read, &mut write).await;
-            });
-        }
-    });
-    port
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_websocket_url_opens_at_most_its_per_session_number_of_connections() {
     let mut stack = Stack::start(&[], &[]).await;
     // The agent's own cap is not what is tested here.
     let instance = stack.agent(&["--max-sessions", "200"]).await;
-    let port = echo_server().await.to_string();
+    let port = axt_e2e::echo_server().await.to_string();
     let started = stack
         .start_session(&[("InstanceId.1", &instance), ("PortNumber", &port)])
         .await;
@@ -140,16 +125,8 @@ async fn half_sent_requests_do_not_stop_a_new_session_and_are_dropped() {
     let since = tokio::time::Instant::now();
 
     // Meanwhile someone else opens a session and uses it.
-    let started = stack.start_session(&[("InstanceId.1", &instance)]).await;
-    let url = started["WebSocketUrl"].as_str().unwrap();
-    let mut client = RawClient::connect(url, &stack.ca, false).await.unwrap();
-    client
-        .send(
-            ClientMessageType::Input,
-            b"echo through-$((6*7))\r".to_vec(),
-        )
-        .await;
-    client.expect_output("through-42", LIMIT).await;
+    let mut client = stack.open(&[("InstanceId.1", &instance)]).await;
+    client.shell_answers("through", LIMIT).await;
 
     // Every half-sent request is dropped within a minute of being made (the header-read
     // timeout is 10 s; past the per-address cap of 256 they are closed at once).

@@ -104,16 +104,10 @@ async fn a_target_that_speaks_and_closes_first_is_heard_out() {
         conn.write_all(&served).await.unwrap();
         conn.shutdown().await.unwrap();
     });
-    let started = stack
-        .start_session(&[
-            ("InstanceId.1", &instance),
-            ("PortNumber", &port.to_string()),
-        ])
+    let port = port.to_string();
+    let mut client = stack
+        .open(&[("InstanceId.1", &instance), ("PortNumber", &port)])
         .await;
-    let mut client =
-        RawClient::connect(started["WebSocketUrl"].as_str().unwrap(), &stack.ca, false)
-            .await
-            .unwrap();
     let reason = client
         .expect_status(ChannelState::Closed as u8, LIMIT)
         .await;

@@ -216,4 +216,11 @@ impl RawClient {
     pub fn output_text(&self) -> String {
         String::from_utf8_lossy(&self.output).into_owned()
     }
+
+    /// Proves the shell on the other end answers: types `echo <tag>-$((6*7))` and waits for
+    /// `<tag>-42`, which the echo of the typed line alone cannot show.
+    pub async fn shell_answers(&mut self, tag: &str, limit: Duration) {
+        self.input(&format!("echo {tag}-$((6*7))\r")).await;
+        self.expect_output(&format!("{tag}-42"), limit).await;
+    }
 }

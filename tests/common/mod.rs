@@ -208,6 +208,29 @@ impl Stack {
         body
     }
 
+    /// An HTTPS client for the gateway's agent surface, trusting the lab CA alone, connecting
+    /// from `from` (a loopback address) when given.
+    pub fn gateway_http(&self, from: Option<IpAddr>) -> reqwest::Client {
+        let ca = std::fs::read(&self.ca).unwrap();
+        reqwest::Client::builder()
+            .no_proxy()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .local_address(from)
+            .timeout(LIMIT)
+            .build()
+            .unwrap()
+    }
+
+    /// Starts a session with `pairs` and connects to its URL as a schema-1.01 client.
+    pub async fn open(&self, pairs: &[(&str, &str)]) -> client::RawClient {
+        let started = self.start_session(pairs).await;
+        let url = started["WebSocketUrl"].as_str().unwrap();
+        client::RawClient::connect(url, &self.ca, false)
+            .await
+            .unwrap_or_else(|refused| panic!("{url} refused: {refused:?}"))
+    }
+
     /// `(Status, ClosedReason)` of a session's first connection, as DescribeTerminalSessions
     /// shows them.
     pub async fn connection_end(&self, session_id: &str) -> (String, String) {
@@ -312,6 +335,23 @@ pub fn is_root() -> bool {
 /// Waits for `condition` for at most `limit`; fails the test when it never holds.
 pub async fn wait_for(limit: Duration, condition: impl FnMut() -> bool) {
     axt_kit::wait::assert_within(limit, "a condition the test waits for", condition).await;
+}
+
+/// A TCP echo server on loopback for any number of connections, each echoed until its peer
+/// stops sending; returns its port.
+pub async fn echo_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut read, mut write) = conn.split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+                let _ = tokio::io::AsyncWriteExt::shutdown(&mut write).await;
+            });
+        }
+    });
+    port
 }
 
 /// How long a service of the stack may take to be ready.

@@ -33,6 +33,7 @@ fn an_access_key_shows_its_id_not_its_secret() {
         id: "LTAIshown".into(),
         secret: KEY_SECRET.into(),
         account_id: "1234567890123456".into(),
+        user_id: None,
         enabled: true,
     };
     for shown in [format!("{key:?}"), format!("{key:#?}")] {

@@ -16,14 +16,68 @@ use crate::{ids, store, Shared};
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The AccessKeyId that signed the request.
+    /// The AccessKeyId that signed the request (`STS.…` for a role's session).
     pub access_key_id: String,
     /// The account the key belongs to.
     pub account_id: String,
-    /// `Account` (RAM users and roles are not emulated yet).
-    pub identity_type: &'static str,
-    /// The principal, here the account id.
-    pub principal_id: String,
+    /// Who signed: the account itself, a RAM user, or a role's STS session.
+    pub principal: Principal,
+}
+
+/// The identity behind an AccessKey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The account's own identity (its root AccessKey): RAM policies do not apply to it.
+    Root,
+    /// A RAM user.
+    User { id: String, name: String },
+    /// A session of a RAM role, from STS AssumeRole.
+    AssumedRole {
+        role_id: String,
+        role_name: String,
+        session_name: String,
+        /// The `Policy` given to AssumeRole, which narrows the role's own policies.
+        session_policy: Option<String>,
+    },
+}
+
+impl Caller {
+    /// `IdentityType` as DescribeTerminalSessions and GetCallerIdentity show it.
+    pub fn identity_type(&self) -> &'static str {
+        match self.principal {
+            Principal::Root => "Account",
+            Principal::User { .. } => "RAMUser",
+            Principal::AssumedRole { .. } => "AssumedRoleUser",
+        }
+    }
+
+    /// `PrincipalId`: the account id, the user id, or `<role id>:<session name>`.
+    pub fn principal_id(&self) -> String {
+        match &self.principal {
+            Principal::Root => self.account_id.clone(),
+            Principal::User { id, .. } => id.clone(),
+            Principal::AssumedRole {
+                role_id,
+                session_name,
+                ..
+            } => format!("{role_id}:{session_name}"),
+        }
+    }
+
+    /// The caller's ARN: `acs:ram::<account>:root`, `…:user/<name>` or
+    /// `…:assumed-role/<role>/<session>`.
+    pub fn arn(&self) -> String {
+        let account = &self.account_id;
+        match &self.principal {
+            Principal::Root => axt_iam::arn::account_root(account),
+            Principal::User { name, .. } => axt_iam::arn::user(account, name),
+            Principal::AssumedRole {
+                role_name,
+                session_name,
+                ..
+            } => axt_iam::arn::assumed_role(account, role_name, session_name),
+        }
+    }
 }
 
 /// The parts of an HTTP request a signature covers.
@@ -93,12 +147,12 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authentic
     if !shared.store.record_nonce(&key.id, &nonce).await? {
         return Err(ApiError::from(ErrorCode::SignatureNonceUsed));
     }
+    // SKELETON: RAM users' keys and STS credentials are being added.
     Ok(Authenticated {
         caller: Caller {
             access_key_id: key.id,
-            principal_id: key.account_id.clone(),
             account_id: key.account_id,
-            identity_type: "Account",
+            principal: Principal::Root,
         },
         action,
         version,

@@ -5,10 +5,12 @@ mod actions;
 mod auth;
 mod error;
 mod params;
+mod ram;
+mod sts;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use axt_proto::openapi::{parse_form, Params, API_VERSION};
+use axt_proto::openapi::{parse_form, Params, API_VERSION, RAM_VERSION, STS_VERSION};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, ConnectInfo, State},
@@ -18,7 +20,7 @@ use axum::{
     Router,
 };
 
-pub use auth::Caller;
+pub use auth::{Caller, Principal};
 pub use error::{ApiError, ErrorCode};
 pub use params::Args;
 
@@ -35,6 +37,8 @@ pub struct Ctx<'a> {
     pub caller: Caller,
     pub args: Args<'a>,
     pub action: String,
+    /// The product the call is for.
+    pub product: Product,
     pub request_id: String,
     pub client_ip: String,
     /// The `Host` the caller addressed, used as the RegionEndpoint.
@@ -183,9 +187,13 @@ async fn process(
         version,
     } = auth::authenticate(shared, &signed).await?;
     action.clone_into(action_out);
-    if version != API_VERSION {
-        return Err(ApiError::from(ErrorCode::InvalidVersion));
-    }
+    // One listener serves every product; the signed Version says which one is asked.
+    let product = match version.as_str() {
+        API_VERSION => Product::Ecs,
+        RAM_VERSION => Product::Ram,
+        STS_VERSION => Product::Sts,
+        _ => return Err(ApiError::from(ErrorCode::InvalidVersion)),
+    };
     // Unsigned in V1, and harmless: it is only echoed back to this same caller as the
     // RegionEndpoint of DescribeRegions, and decides nothing. (The client IP is the TCP peer,
     // never a header; the content-type only decides whether the body's parameters join the
@@ -196,9 +204,36 @@ async fn process(
         caller,
         args: Args(&params),
         action,
+        product,
         request_id: request_id.to_owned(),
         client_ip: peer.ip().to_string(),
         host,
     };
-    actions::dispatch(&ctx).await
+    match product {
+        Product::Ecs => actions::dispatch(&ctx).await,
+        Product::Ram => ram::dispatch(&ctx).await,
+        Product::Sts => sts::dispatch(&ctx).await,
+    }
+}
+
+/// The cloud product a call is for, by its API version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// ECS, `2014-05-26`.
+    Ecs,
+    /// RAM, `2015-05-01`.
+    Ram,
+    /// STS, `2015-04-01`.
+    Sts,
+}
+
+impl Product {
+    /// The prefix of the product's RAM actions (`ecs:StartTerminalSession`).
+    pub fn service(self) -> &'static str {
+        match self {
+            Self::Ecs => "ecs",
+            Self::Ram => "ram",
+            Self::Sts => "sts",
+        }
+    }
 }

@@ -15,6 +15,8 @@ pub struct AccessKey {
     pub secret: SecretString,
     /// The account the key acts for.
     pub account_id: String,
+    /// The RAM user whose key it is; `None` for the account's own (root) key.
+    pub user_id: Option<String>,
     /// A disabled key is refused.
     pub enabled: bool,
 }
@@ -25,6 +27,7 @@ struct StoredKey {
     id: String,
     secret: String,
     account_id: String,
+    user_id: Option<String>,
     enabled: bool,
 }
 
@@ -35,6 +38,8 @@ pub struct AccessKeyRef {
     pub id: String,
     /// The account the key acts for.
     pub account_id: String,
+    /// The RAM user whose key it is; `None` for the account's own (root) key.
+    pub user_id: Option<String>,
 }
 
 impl From<AccessKey> for AccessKeyRef {
@@ -42,6 +47,7 @@ impl From<AccessKey> for AccessKeyRef {
         Self {
             id: key.id,
             account_id: key.account_id,
+            user_id: key.user_id,
         }
     }
 }
@@ -96,7 +102,7 @@ impl Store {
     /// the store did, so a failure here is a row altered since: a decode error.
     pub async fn access_key(&self, id: &str) -> sqlx::Result<Option<AccessKey>> {
         let Some(row) = sqlx::query_as::<_, StoredKey>(
-            "SELECT id, secret, account_id, enabled FROM access_keys WHERE id = ?",
+            "SELECT id, secret, account_id, user_id, enabled FROM access_keys WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -112,6 +118,7 @@ impl Store {
             id: row.id,
             secret: secret.into(),
             account_id: row.account_id,
+            user_id: row.user_id,
             enabled: row.enabled,
         }))
     }
@@ -128,7 +135,7 @@ impl Store {
     /// clear (a database from before sealing). Returns how many it sealed.
     pub(super) async fn seal_secrets_in_clear(&self) -> anyhow::Result<usize> {
         let rows: Vec<StoredKey> =
-            sqlx::query_as("SELECT id, secret, account_id, enabled FROM access_keys")
+            sqlx::query_as("SELECT id, secret, account_id, user_id, enabled FROM access_keys")
                 .fetch_all(&self.pool)
                 .await?;
         let mut sealed = 0;

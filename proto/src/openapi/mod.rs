@@ -20,8 +20,14 @@ pub struct Credentials<'a> {
     pub secret: &'a str,
 }
 
-/// The one API version this emulator speaks.
+/// The API version of ECS, the product this emulator is about.
 pub const API_VERSION: &str = "2014-05-26";
+
+/// The API version of RAM (users, groups, roles, policies).
+pub const RAM_VERSION: &str = "2015-05-01";
+
+/// The API version of STS (AssumeRole, GetCallerIdentity).
+pub const STS_VERSION: &str = "2015-04-01";
 
 /// The timestamp format of `Timestamp` (V1) and `x-acs-date` (V3): UTC, whole seconds, `Z`.
 pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";

@@ -77,14 +77,39 @@ pub fn access_key_pair() -> (String, String) {
     (format!("LTAI{id}"), secret)
 }
 
-/// A 16-digit account id.
-pub fn account_id() -> String {
+/// `n` random decimal digits, the first not 0.
+fn digits(n: usize) -> String {
     let mut rng = rand::thread_rng();
     let first = rng.gen_range(1..10u8);
-    let rest: String = (0..15)
+    let rest: String = (1..n)
         .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
         .collect();
     format!("{first}{rest}")
+}
+
+/// A 16-digit account id.
+pub fn account_id() -> String {
+    digits(16)
+}
+
+/// A RAM UserId: 16 digits, like `1227489245380721`.
+pub fn ram_user_id() -> String {
+    digits(16)
+}
+
+/// A RAM RoleId: 19 digits, like `3019487736540851234`.
+pub fn ram_role_id() -> String {
+    digits(19)
+}
+
+/// A RAM GroupId: `g-` and 16 letters and digits, like `g-FpMEHiMysofp1234`.
+pub fn ram_group_id() -> String {
+    let body: String = rand::thread_rng()
+        .sample_iter(Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect();
+    format!("g-{body}")
 }
 
 /// How tokens and codes are stored: hex SHA-256. They carry ≥ 128 random bits, so a plain hash
@@ -114,6 +139,12 @@ mod tests {
         let (id, secret) = access_key_pair();
         assert!(id.starts_with("LTAI") && id.len() == 24 && secret.len() == 30);
         assert_eq!(account_id().len(), 16);
+        let user = ram_user_id();
+        assert!(user.len() == 16 && user.bytes().all(|b| b.is_ascii_digit()));
+        let role = ram_role_id();
+        assert!(role.len() == 19 && !role.starts_with('0'));
+        let group = ram_group_id();
+        assert!(group.starts_with("g-") && group.len() == 18);
     }
 
     #[test]

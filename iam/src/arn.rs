@@ -37,5 +37,8 @@ pub fn policy(account: &str, name: &str) -> String {
 
 /// `acs:ram::<account>:assumed-role/<role>/<session>`: an STS session of a role.
 pub fn assumed_role(account: &str, role: &str, session: &str) -> String {
-    format!("acs:ram::{account}:assumed-role/{}/{session}", role.to_lowercase())
+    format!(
+        "acs:ram::{account}:assumed-role/{}/{session}",
+        role.to_lowercase()
+    )
 }

@@ -2,13 +2,29 @@
 //! is needed (no Allow is an implicit deny); a session policy (STS) narrows what the identity's
 //! policies allow. Every statement's verdict goes into a [`Trace`].
 //!
-//! SKELETON: the public types are the contract; the evaluator is being written.
+//! The order is RAM's ("Policy evaluation process"): within one set of policies an applying
+//! Deny gives ExplicitDeny, else an applying Allow gives Allow, else ImplicitDeny. A session
+//! policy is a second set evaluated the same way, and a request passes only if both sets allow
+//! it. RAM stops at the session policy when it does not allow; here every statement is still
+//! evaluated so that the trace is complete, and an explicit Deny in either set is reported as
+//! ExplicitDeny (RAM would call a session-policy implicit deny plus an identity Deny an
+//! implicit deny; both refuse).
 
 use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Document, Effect};
+use crate::{
+    arn, condition,
+    matching::{action_matches, resource_matches},
+    policy::{Document, Effect, Principals, Statement},
+};
+
+/// The name session-policy statements carry in a [`Trace`].
+pub const SESSION_POLICY_NAME: &str = "session policy";
+
+/// The action a trust policy is asked about.
+pub const ASSUME_ROLE_ACTION: &str = "sts:AssumeRole";
 
 /// What the conditions may look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +39,20 @@ pub struct Context {
     pub mfa_present: bool,
     /// Any other key (a service's own, such as `ecs:tag/...`), with its values.
     pub extra: BTreeMap<String, Vec<String>>,
+}
+
+impl Context {
+    /// A request at `current_time` with nothing else known: no source address, no TLS, no
+    /// MFA, no other keys.
+    pub fn at(current_time: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            source_ip: None,
+            current_time,
+            secure_transport: false,
+            mfa_present: false,
+            extra: BTreeMap::new(),
+        }
+    }
 }
 
 /// One request to decide: an action on a resource.
@@ -84,6 +114,18 @@ pub struct StatementTrace {
     pub index: usize,
     pub sid: Option<String>,
     pub effect: Effect,
+    /// The statement's `Action` patterns (its `NotAction` patterns when `not_action`), so that
+    /// an explanation can show what did not match. Absent from traces serialized before these
+    /// fields existed, hence the defaults.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub not_action: bool,
+    /// The statement's `Resource` (or `NotResource`) patterns; empty in a trust policy.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub not_resource: bool,
     pub action_matched: bool,
     pub resource_matched: bool,
     pub conditions: Vec<ConditionTrace>,
@@ -115,14 +157,174 @@ pub fn evaluate(
     session_policy: Option<&Document>,
     request: &Request<'_>,
 ) -> Evaluation {
-    let _ = (policies, session_policy, request);
-    todo!("helper: the evaluator")
+    let mut statements: Vec<StatementTrace> = policies
+        .iter()
+        .flat_map(|p| trace_document(p.name, p.policy_type, p.document, request))
+        .collect();
+    let mut decision = decide(&statements);
+    if let Some(session) = session_policy {
+        let from = statements.len();
+        statements.extend(trace_document(
+            SESSION_POLICY_NAME,
+            PolicyType::Session,
+            session,
+            request,
+        ));
+        decision = combine(decision, decide(&statements[from..]));
+    }
+    Evaluation {
+        decision,
+        trace: Trace {
+            action: request.action.to_owned(),
+            resource: request.resource.to_owned(),
+            decision,
+            statements,
+        },
+    }
 }
 
 /// Whether `trust` (a role's trust policy) lets the principal `caller_arn` of account
 /// `caller_account` call `sts:AssumeRole` on the role. An account root in `Principal.RAM`
 /// (`acs:ram::<account>:root`) admits every identity of that account.
+///
+/// `Principal.RAM` entries are compared with `caller_arn` ignoring ASCII case (RAM writes role
+/// names in lower case in ARNs, and a policy may not). A role's ARN admits the sessions of that
+/// role (`acs:ram::<account>:assumed-role/<role>/<session>`). A bare account id is not a
+/// principal: RAM documents only ARNs there. Wildcards are not expanded.
 pub fn trusts(trust: &Document, caller_arn: &str, caller_account: &str, context: &Context) -> bool {
-    let _ = (trust, caller_arn, caller_account, context);
-    todo!("helper: the evaluator")
+    let root = arn::account_root(caller_account);
+    let role = role_of_session(caller_arn);
+    trusted(trust, context, |p| {
+        p.ram.iter().any(|entry| {
+            entry.eq_ignore_ascii_case(&root)
+                || entry.eq_ignore_ascii_case(caller_arn)
+                || role
+                    .as_deref()
+                    .is_some_and(|r| entry.eq_ignore_ascii_case(r))
+        })
+    })
+}
+
+/// Whether `trust` lets the cloud service `service` (`ecs.aliyuncs.com`) assume the role, as
+/// [`trusts`] does for RAM identities; service names compare ignoring ASCII case.
+pub fn trusts_service(trust: &Document, service: &str, context: &Context) -> bool {
+    trusted(trust, context, |p| {
+        p.service.iter().any(|s| s.eq_ignore_ascii_case(service))
+    })
+}
+
+/// Some applying Allow names the principal, and no applying Deny does.
+fn trusted(trust: &Document, context: &Context, names: impl Fn(&Principals) -> bool) -> bool {
+    let request = Request {
+        action: ASSUME_ROLE_ACTION,
+        resource: "*",
+        context,
+    };
+    let mut allowed = false;
+    for (index, statement) in trust.statements.iter().enumerate() {
+        let names_caller = statement.principals.as_ref().is_some_and(&names);
+        if !names_caller
+            || !trace_statement(
+                "trust policy",
+                PolicyType::Custom,
+                index,
+                statement,
+                &request,
+            )
+            .applies
+        {
+            continue;
+        }
+        match statement.effect {
+            Effect::Deny => return false,
+            Effect::Allow => allowed = true,
+        }
+    }
+    allowed
+}
+
+/// `acs:ram::<account>:role/<role>` for `acs:ram::<account>:assumed-role/<role>/<session>`.
+fn role_of_session(caller_arn: &str) -> Option<String> {
+    let (account_part, rest) = caller_arn.split_once(":assumed-role/")?;
+    let role = rest.split('/').next().filter(|r| !r.is_empty())?;
+    Some(format!("{account_part}:role/{role}"))
+}
+
+fn trace_document<'a>(
+    name: &'a str,
+    policy_type: PolicyType,
+    document: &'a Document,
+    request: &'a Request<'a>,
+) -> impl Iterator<Item = StatementTrace> + 'a {
+    document
+        .statements
+        .iter()
+        .enumerate()
+        .map(move |(index, s)| trace_statement(name, policy_type, index, s, request))
+}
+
+fn trace_statement(
+    policy: &str,
+    policy_type: PolicyType,
+    index: usize,
+    statement: &Statement,
+    request: &Request<'_>,
+) -> StatementTrace {
+    let any_action = statement
+        .actions
+        .iter()
+        .any(|p| action_matches(p, request.action));
+    let action_matched = any_action != statement.not_action;
+    // A trust policy's statements have no Resource: the role they guard is the resource.
+    let resource_matched = if statement.resources.is_empty() && !statement.not_resource {
+        true
+    } else {
+        let any = statement
+            .resources
+            .iter()
+            .any(|p| resource_matches(p, request.resource));
+        any != statement.not_resource
+    };
+    let conditions: Vec<ConditionTrace> = statement
+        .conditions
+        .iter()
+        .map(|c| condition::evaluate(c, statement.effect, request.context))
+        .collect();
+    let applies = action_matched && resource_matched && conditions.iter().all(|c| c.holds);
+    StatementTrace {
+        policy: policy.to_owned(),
+        policy_type,
+        index,
+        sid: statement.sid.clone(),
+        effect: statement.effect,
+        actions: statement.actions.clone(),
+        not_action: statement.not_action,
+        resources: statement.resources.clone(),
+        not_resource: statement.not_resource,
+        action_matched,
+        resource_matched,
+        conditions,
+        applies,
+    }
+}
+
+/// RAM's basic evaluation of one set of policies: Deny first, then Allow, else implicit deny.
+fn decide(statements: &[StatementTrace]) -> Decision {
+    let applying = |effect| statements.iter().any(|s| s.applies && s.effect == effect);
+    if applying(Effect::Deny) {
+        Decision::ExplicitDeny
+    } else if applying(Effect::Allow) {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny
+    }
+}
+
+/// The identity's policies and the session policy must both allow.
+fn combine(identity: Decision, session: Decision) -> Decision {
+    match (identity, session) {
+        (Decision::ExplicitDeny, _) | (_, Decision::ExplicitDeny) => Decision::ExplicitDeny,
+        (Decision::Allow, Decision::Allow) => Decision::Allow,
+        _ => Decision::ImplicitDeny,
+    }
 }

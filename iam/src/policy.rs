@@ -1,11 +1,21 @@
 //! A policy document, parsed and validated as RAM validates one on create.
 //!
-//! SKELETON: the public types are the contract; the parser is being written.
+//! The walk over the JSON lives in `parse.rs`; this file holds the types every other crate sees.
+//! Limits and error codes are RAM's own: `CreatePolicy` takes a document of 1 to 6,144
+//! characters and answers `InvalidParameter.PolicyDocument.Length` past that and
+//! `MalformedPolicyDocument` for a document it cannot accept; STS `AssumeRole` takes a session
+//! policy of 1 to 2,048 characters.
 
 use serde::{Deserialize, Serialize};
 
-/// Longest document accepted, in characters (RAM's limit for a custom policy).
+use crate::parse::{self, Kind};
+
+/// Longest document accepted, in characters (RAM's limit for a custom policy, whitespace
+/// included: RAM counts the parameter as sent, unlike IAM, which strips whitespace first).
 pub const MAX_DOCUMENT_LEN: usize = 6144;
+
+/// Longest session policy (the `Policy` parameter of STS `AssumeRole`), in characters.
+pub const MAX_SESSION_POLICY_LEN: usize = 2048;
 
 /// Allow or Deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,17 +78,19 @@ pub enum PolicyError {
     /// Not JSON, or not the shape of a policy (RAM: `MalformedPolicyDocument`).
     #[error("{0}")]
     Malformed(String),
-    /// Longer than [`MAX_DOCUMENT_LEN`] (RAM: `LimitExceeded.Policy.DocumentLength`…).
+    /// Longer than the limit, [`MAX_DOCUMENT_LEN`] for a custom or trust policy and
+    /// [`MAX_SESSION_POLICY_LEN`] for a session policy (RAM:
+    /// `InvalidParameter.PolicyDocument.Length`).
     #[error("the policy document is {len} characters long, more than {max}")]
     TooLong { len: usize, max: usize },
 }
 
 impl PolicyError {
-    /// The RAM error code for this refusal.
+    /// The RAM error code for this refusal (HTTP 400 for both).
     pub fn code(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "MalformedPolicyDocument",
-            Self::TooLong { .. } => "LimitExceeded.Policy.DocumentLength",
+            Self::TooLong { .. } => "InvalidParameter.PolicyDocument.Length",
         }
     }
 }
@@ -87,13 +99,19 @@ impl Document {
     /// Parses and validates a permission policy (`Action` and `Resource` required, no
     /// `Principal`).
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
-        let _ = text;
-        todo!("helper: the parser")
+        parse::document(text, Kind::Permission, MAX_DOCUMENT_LEN)
     }
 
     /// Parses and validates a trust policy (`Principal` and `Action` required, no `Resource`).
+    /// RAM documents no separate limit for `AssumeRolePolicyDocument`; the custom-policy limit
+    /// applies here.
     pub fn parse_trust(text: &str) -> Result<Self, PolicyError> {
-        let _ = text;
-        todo!("helper: the parser")
+        parse::document(text, Kind::Trust, MAX_DOCUMENT_LEN)
+    }
+
+    /// Parses and validates a session policy, the `Policy` parameter of STS `AssumeRole`: a
+    /// permission policy no longer than [`MAX_SESSION_POLICY_LEN`].
+    pub fn parse_session(text: &str) -> Result<Self, PolicyError> {
+        parse::document(text, Kind::Permission, MAX_SESSION_POLICY_LEN)
     }
 }

@@ -6,12 +6,21 @@
 //! call: V1 signs its parameters and not its headers, so there the Action and Version are the
 //! signed parameters, and an `x-acs-action`/`x-acs-version` header that says otherwise is
 //! refused; V3 signs chosen headers, so there they must be among `SignedHeaders`.
+//!
+//! The key names the principal ([`principal`]): the account itself, a RAM user, or a role's
+//! STS session, whose SecurityToken must then come signed too — V1 as the `SecurityToken`
+//! parameter, V3 as the `x-acs-security-token` header (signed, as every `x-acs-*` header).
+
+mod principal;
 
 use axt_proto::openapi::{v1, v3, Params, TIMESTAMP_FORMAT};
 use secrecy::ExposeSecret as _;
 
 use super::{ApiError, ErrorCode};
 use crate::{ids, store, Shared};
+
+/// The V3 header that carries an STS credential's SecurityToken.
+const SECURITY_TOKEN_HEADER: &str = "x-acs-security-token";
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
@@ -119,22 +128,25 @@ pub struct Authenticated {
 
 /// What a verifier hands back.
 struct Verified {
-    key: store::AccessKeyRef,
+    signer: principal::Signer,
     /// The SignatureNonce, spent only once everything else passed.
     nonce: String,
     /// The Action and Version, from what the signature covers.
     action: String,
     version: String,
+    /// The SecurityToken, from what the signature covers.
+    token: Option<String>,
 }
 
 /// Verifies the request and returns its caller and operation. V3 when `Authorization` starts
 /// with `ACS3-`, else V1 when a `Signature` parameter is present.
 pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authenticated, ApiError> {
     let Verified {
-        key,
+        signer,
         nonce,
         action,
         version,
+        token,
     } = match req
         .header("authorization")
         .filter(|h| h.starts_with("ACS3-"))
@@ -143,16 +155,17 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authentic
         None if req.params.contains_key("Signature") => verify_v1(shared, req).await?,
         None => return Err(ApiError::missing("Signature")),
     };
+    // Before the nonce: a credential refused for its token must not spend one.
+    let principal = principal::resolve(shared, &signer, token.as_deref()).await?;
     // Only a correctly signed request may spend a nonce: otherwise anyone could burn them.
-    if !shared.store.record_nonce(&key.id, &nonce).await? {
+    if !shared.store.record_nonce(&signer.id, &nonce).await? {
         return Err(ApiError::from(ErrorCode::SignatureNonceUsed));
     }
-    // SKELETON: RAM users' keys and STS credentials are being added.
     Ok(Authenticated {
         caller: Caller {
-            access_key_id: key.id,
-            account_id: key.account_id,
-            principal: Principal::Root,
+            access_key_id: signer.id,
+            account_id: signer.account_id,
+            principal,
         },
         action,
         version,
@@ -186,7 +199,7 @@ async fn verify_v3(
             format_args!("Header {name} is not signed."),
         ));
     }
-    let key = lookup(shared, &auth.credential).await?;
+    let key = principal::lookup(shared, &auth.credential).await?;
     let body_hash = v3::sha256_hex(req.body);
     let payload = req.header("x-acs-content-sha256").unwrap_or(&body_hash);
     let request = v3::canonical_request(
@@ -206,11 +219,18 @@ async fn verify_v3(
     // that rule protects: relaxing it must not make an unsigned Action possible.
     let action = signed_header(req, &auth, "x-acs-action")?;
     let version = signed_header(req, &auth, "x-acs-version")?;
+    // Signed by the rule above whenever present; read like the two above, so that a repeated
+    // header cannot sign one value and present another.
+    let token = match req.header(SECURITY_TOKEN_HEADER) {
+        Some(_) => Some(signed_header(req, &auth, SECURITY_TOKEN_HEADER)?),
+        None => None,
+    };
     Ok(Verified {
-        key: key.into(),
+        signer: key.signer,
         nonce: nonce.to_owned(),
         action,
         version,
+        token,
     })
 }
 
@@ -248,7 +268,7 @@ async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<Verified, ApiErr
     }
     check_time(p.required("Timestamp")?, shared.config.max_clock_skew_secs)?;
     let nonce = p.required("SignatureNonce")?;
-    let key = lookup(shared, p.required("AccessKeyId")?).await?;
+    let key = principal::lookup(shared, p.required("AccessKeyId")?).await?;
     let string_to_sign = v1::string_to_sign(req.method, req.params);
     let expected = v1::sign(key.secret.expose_secret(), &string_to_sign);
     if !ids::secrets_equal(&expected, p.str("Signature").unwrap_or("")) {
@@ -261,10 +281,12 @@ async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<Verified, ApiErr
     unsigned_header_agrees(req, "x-acs-action", action)?;
     unsigned_header_agrees(req, "x-acs-version", version)?;
     Ok(Verified {
-        key: key.into(),
+        signer: key.signer,
         nonce: nonce.to_owned(),
         action: action.to_owned(),
         version: version.to_owned(),
+        // A parameter, so signed like every other one.
+        token: p.str("SecurityToken").map(str::to_owned),
     })
 }
 
@@ -280,18 +302,6 @@ fn unsigned_header_agrees(req: &Signed<'_>, name: &str, signed: &str) -> Result<
             format_args!("Header {name} is not covered by the HMAC-SHA1 signature and disagrees with the signed parameters."),
         )),
     }
-}
-
-async fn lookup(shared: &Shared, id: &str) -> Result<store::AccessKey, ApiError> {
-    let key = shared
-        .store
-        .access_key(id)
-        .await?
-        .ok_or_else(|| ApiError::from(ErrorCode::AccessKeyNotFound))?;
-    if !key.enabled {
-        return Err(ApiError::from(ErrorCode::AccessKeyInactive));
-    }
-    Ok(key)
 }
 
 /// Accepts `2026-11-29T19:57:41Z` (or any RFC 3339 time) within `skew` seconds of now.

@@ -58,6 +58,12 @@ error_codes! {
     AccessKeyInactive = ("InvalidAccessKeyId.Inactive", 400, "Specified access key is disabled."),
     /// The `Action` is not one axtlab serves.
     ActionNotFound = ("InvalidAction.NotFound", 404, "Specified api is not found, please check your url and method."),
+    // Authorization (RAM policies), for every product.
+    /// A RAM user or role session calls an ECS action its policies do not allow on the
+    /// resource (implicitly, or explicitly denied); the body carries `AccessDeniedDetail`.
+    ForbiddenRam = ("Forbidden.RAM", 403, "User not authorized to operate on the specified resource, or this API doesn't support RAM."),
+    /// The same for a RAM or STS action.
+    NoPermission = ("NoPermission", 403, "You are not authorized to do this action. You should be authorized by RAM."),
     /// A V1 `SignatureMethod` other than HMAC-SHA1.
     InvalidSignatureMethod = ("InvalidSignatureMethod", 400, "Specified signature method is not supported."),
     /// The `Version` is not 2014-05-26.
@@ -107,7 +113,9 @@ error_codes! {
     InstanceIdsCountLimitExceeded = ("InvalidInstanceIds.CountLimitExceeded", 403, "The count of Instances exceeded the maximum limit of 1 when TargetServer or CommandLine parameter was specified."),
     /// `Username` longer than 64 characters.
     UsernameExceedLimit = ("Username.ExceedLimit", 403, "The length of the username exceeds the upper limit."),
-    /// The instance's security groups refuse the port session (arrives with authorization).
+    /// A port session to the instance's own port (`PortNumber` without `TargetServer`) that
+    /// the inbound rules of the instance's security groups do not accept from the caller's
+    /// address (docs/security-groups.md); instances in no group are not checked.
     SecurityGroupRuleDenied = ("InvalidOperation.SecurityGroupRuleDenied", 403, "The operation is not allowed by the security group inbound rules of the specified instance."),
     /// `TargetServer` longer than 128 characters.
     TargetServerTooLong = ("InvalidTargetServer.LengthLimitExceeded", 403, "The length of the parameter TargetServer exceeded the limit of 128 characters."),
@@ -150,6 +158,236 @@ error_codes! {
     IncorrectInstanceStatus = ("IncorrectInstanceStatus", 403, "The current status of the resource does not support this operation."),
     /// A `statusKey` other than `sessionManagerStatus`.
     StatusKeyNotFound = ("InvalidStatusKey.NotFound", 400, "The specified statusKey does not exist."),
+
+    // STS: the SecurityToken of temporary credentials (the gateway's common codes), and
+    // AssumeRole's own table. Refusals by RAM (the root account, a role that does not trust
+    // the caller) are `NoPermission`, above.
+    /// An `STS.…` AccessKeyId signed the call without its SecurityToken (V1: the signed
+    /// `SecurityToken` parameter; V3: the signed `x-acs-security-token` header).
+    MissingSecurityToken = ("MissingSecurityToken", 400, "SecurityToken is mandatory for this action."),
+    /// The SecurityToken is not of the shape this control plane issues (`CAIS…`).
+    SecurityTokenMalformed = ("InvalidSecurityToken.Malformed", 400, "Specified SecurityToken is malformed."),
+    /// A well-formed SecurityToken that was not issued with this `STS.…` AccessKeyId.
+    SecurityTokenMismatch = ("InvalidSecurityToken.MismatchWithAccessKey", 400, "Specified SecurityToken mismatch with the AccessKey."),
+    /// The credential is past its Expiration, or was revoked (its role deleted); the message
+    /// says which.
+    SecurityTokenExpired = ("InvalidSecurityToken.Expired", 400, "Specified SecurityToken is expired."),
+    /// AssumeRole's `RoleArn` is not `acs:ram::<account id>:role/<role name>`.
+    InvalidRoleArn = ("InvalidParameter.RoleArn", 400, "The parameter RoleArn is wrongly formed."),
+    /// `RoleSessionName` is not 2 to 64 of letters, digits, `.`, `@`, `-` and `_`.
+    InvalidRoleSessionName = ("InvalidParameter.RoleSessionName", 400, "The parameter RoleSessionName is wrongly formed."),
+    /// `DurationSeconds` is below 900 or above the role's MaxSessionDuration.
+    InvalidDurationSeconds = ("InvalidParameter.DurationSeconds", 400, "The Min/Max value of DurationSeconds is 15min/1hr."),
+    /// AssumeRole's `Policy` is not a valid permission policy.
+    PolicyGrammar = ("InvalidParameter.PolicyGrammar", 400, "The parameter Policy has not passed grammar check."),
+    /// AssumeRole's `Policy` is longer than 2048 characters.
+    PolicySize = ("InvalidParameter.PolicySize", 400, "The size of Policy must be smaller than 2048 bytes."),
+    /// The role `RoleArn` names does not exist in its account.
+    RoleNotExist = ("EntityNotExist.Role", 404, "The specified Role not exists."),
+
+    // RAM (2015-05-01): the codes of RAM's error table, spelt, numbered and worded as RAM
+    // answers them. (`EntityNotExist.Role` is STS's `RoleNotExist`, above; RAM's calls give it
+    // RAM's own message.) A doc line marked "axtlab's guess" is a code RAM's table does not
+    // list, named after its siblings.
+    /// `UserName` has a character other than letters, digits, `.`, `_` and `-`.
+    RamUserNameInvalidChars = ("InvalidParameter.UserName.InvalidChars", 400, "The parameter - \"UserName\" contains invalid chars."),
+    /// `UserName` is longer than 64 characters.
+    RamUserNameLength = ("InvalidParameter.UserName.Length", 400, "The parameter - \"UserName\" beyond the length limit."),
+    /// UpdateUser's `NewUserName` has a character other than letters, digits, `.`, `_`, `-`.
+    RamNewUserNameInvalidChars = ("InvalidParameter.NewUserName.InvalidChars", 400, "The parameter - \"NewUserName\" contains invalid chars."),
+    /// `NewUserName` is longer than 64 characters.
+    RamNewUserNameLength = ("InvalidParameter.NewUserName.Length", 400, "The parameter - \"NewUserName\" beyond the length limit."),
+    /// `DisplayName` has a control character.
+    RamDisplayNameInvalidChars = ("InvalidParameter.DisplayName.InvalidChars", 400, "The parameter - \"DisplayName\" contains invalid chars."),
+    /// `DisplayName` is longer than 128 characters.
+    RamDisplayNameLength = ("InvalidParameter.DisplayName.Length", 400, "The parameter - \"DisplayName\" beyond the length limit."),
+    /// `NewDisplayName` has a control character.
+    RamNewDisplayNameInvalidChars = ("InvalidParameter.NewDisplayName.InvalidChars", 400, "The parameter - \"NewDisplayName\" contains invalid chars."),
+    /// `NewDisplayName` is longer than 128 characters.
+    RamNewDisplayNameLength = ("InvalidParameter.NewDisplayName.Length", 400, "The parameter - \"NewDisplayName\" beyond the length limit."),
+    /// `MobilePhone` is not `<country code>-<number>` (`86-18600008888`).
+    RamMobilePhoneFormat = ("InvalidParameter.MobilePhone.Format", 400, "The format of the parameter - \"MobilePhone\" is incorrect."),
+    /// `NewMobilePhone` is not `<country code>-<number>`.
+    RamNewMobilePhoneFormat = ("InvalidParameter.NewMobilePhone.Format", 400, "The format of the parameter - \"NewMobilePhone\" is incorrect."),
+    /// `Email` is not an address.
+    RamEmailFormat = ("InvalidParameter.Email.Format", 400, "The format of the parameter - \"Email\" is incorrect."),
+    /// `NewEmail` is not an address.
+    RamNewEmailFormat = ("InvalidParameter.NewEmail.Format", 400, "The format of the parameter - \"NewEmail\" is incorrect."),
+    /// `Comments` is longer than 128 characters.
+    RamCommentsLength = ("InvalidParameter.Comments.Length", 400, "The parameter - \"Comments\" beyond the length limit."),
+    /// `NewComments` is longer than 128 characters.
+    RamNewCommentsLength = ("InvalidParameter.NewComments.Length", 400, "The parameter - \"NewComments\" beyond the length limit."),
+    /// `GroupName` has a character other than letters, digits, `.`, `_` and `-`.
+    RamGroupNameInvalidChars = ("InvalidParameter.GroupName.InvalidChars", 400, "The parameter - \"GroupName\" contains invalid chars."),
+    /// `GroupName` is longer than 64 characters.
+    RamGroupNameLength = ("InvalidParameter.GroupName.Length", 400, "The parameter - \"GroupName\" beyond the length limit."),
+    /// UpdateGroup's `NewGroupName` has a character other than letters, digits, `.`, `_`, `-`.
+    RamNewGroupNameInvalidChars = ("InvalidParameter.NewGroupName.InvalidChars", 400, "The parameter - \"NewGroupName\" contains invalid chars."),
+    /// `NewGroupName` is longer than 64 characters.
+    RamNewGroupNameLength = ("InvalidParameter.NewGroupName.Length", 400, "The parameter - \"NewGroupName\" beyond the length limit."),
+    /// `RoleName` has a character other than letters, digits, `.` and `-`.
+    RamRoleNameInvalidChars = ("InvalidParameter.RoleName.InvalidChars", 400, "The parameter - \"RoleName\" contains invalid chars."),
+    /// `RoleName` is longer than 64 characters.
+    RamRoleNameLength = ("InvalidParameter.RoleName.Length", 400, "The parameter - \"RoleName\" beyond the length limit."),
+    /// A role's or a policy's `Description` is longer than 1024 characters.
+    RamDescriptionLength = ("InvalidParameter.Description.Length", 400, "The parameter - \"Description\" beyond the length limit."),
+    /// `NewDescription` is longer than 1024 characters (axtlab's guess).
+    RamNewDescriptionLength = ("InvalidParameter.NewDescription.Length", 400, "The parameter - \"NewDescription\" beyond the length limit."),
+    /// `PolicyType` is neither `System` nor `Custom`.
+    RamPolicyType = ("InvalidParameter.PolicyType", 400, "The parameter - \"PolicyType\" is incorrect."),
+    /// `PolicyName` has a character other than letters, digits and `-`.
+    RamPolicyNameInvalidChars = ("InvalidParameter.PolicyName.InvalidChars", 400, "The parameter - \"PolicyName\" contains invalid chars."),
+    /// `PolicyName` is longer than 128 characters.
+    RamPolicyNameLength = ("InvalidParameter.PolicyName.Length", 400, "The parameter - \"PolicyName\" beyond the length limit."),
+    /// `PolicyDocument` is longer than `axt_iam::policy::MAX_DOCUMENT_LEN`.
+    RamPolicyDocumentLength = ("InvalidParameter.PolicyDocument.Length", 400, "The parameter - \"PolicyDocument\" beyond the length limit."),
+    /// CreateRole's `AssumeRolePolicyDocument` is too long.
+    RamAssumeRolePolicyDocumentLength = ("InvalidParameter.AssumeRolePolicyDocument.Length", 400, "The parameter - \"AssumeRolePolicyDocument\" beyond the length limit."),
+    /// UpdateRole's `NewAssumeRolePolicyDocument` is too long.
+    RamNewAssumeRolePolicyDocumentLength = ("InvalidParameter.NewAssumeRolePolicyDocument.Length", 400, "The maximum length of the new trust policy document of the role is exceeded."),
+    /// `VersionId` is not `v<number>`.
+    RamVersionIdFormat = ("InvalidParameter.VersionId.Format", 400, "The format of the parameter - \"VersionId\" is incorrect."),
+    /// `MaxSessionDuration`/`NewMaxSessionDuration` is not 3600 to 43200 (axtlab's guess).
+    RamMaxSessionDuration = ("InvalidParameter.MaxSessionDuration", 400, "The parameter - \"MaxSessionDuration\" MUST be in the range of 3600 and 43200."),
+    /// A policy document that is not JSON, or not a valid policy; the message says why.
+    MalformedPolicyDocument = ("MalformedPolicyDocument", 400, "The policy format is invalid."),
+    /// No RAM user of this name in the account.
+    EntityNotExistUser = ("EntityNotExist.User", 404, "The user does not exist."),
+    /// No such AccessKey of the user (or of the account, without `UserName`).
+    EntityNotExistUserAccessKey = ("EntityNotExist.User.AccessKey", 404, "The user access key does not exist."),
+    /// DetachPolicyFromUser of a policy not attached to the user.
+    EntityNotExistUserPolicy = ("EntityNotExist.User.Policy", 404, "The indicate policy of the user does not exist."),
+    /// RemoveUserFromGroup of a user not in the group.
+    EntityNotExistUserGroup = ("EntityNotExist.User.Group", 404, "The user has not joined the group."),
+    /// No group of this name in the account.
+    EntityNotExistGroup = ("EntityNotExist.Group", 404, "The group does not exist."),
+    /// DetachPolicyFromGroup of a policy not attached to the group.
+    EntityNotExistGroupPolicy = ("EntityNotExist.Group.Policy", 404, "The indicate policy attached to the group does not exist."),
+    /// DetachPolicyFromRole of a policy not attached to the role.
+    EntityNotExistRolePolicy = ("EntityNotExist.Role.Policy", 404, "The indicate policy attached to the role does not exist."),
+    /// No such custom policy in the account, or no such system policy.
+    EntityNotExistPolicy = ("EntityNotExist.Policy", 404, "The policy does not exist."),
+    /// No such version of the policy.
+    EntityNotExistPolicyVersion = ("EntityNotExist.Policy.Version", 404, "The policy version does not exist."),
+    /// CreateUser (or UpdateUser's `NewUserName`) of a name the account already has.
+    EntityAlreadyExistsUser = ("EntityAlreadyExists.User", 409, "The user does already EXIST."),
+    /// AddUserToGroup of a user already in the group.
+    EntityAlreadyExistsUserGroup = ("EntityAlreadyExists.User.Group", 409, "The user has already joined the group."),
+    /// AttachPolicyToUser of a policy already attached.
+    EntityAlreadyExistsUserPolicy = ("EntityAlreadyExists.User.Policy", 409, "The user has already been attached this policy."),
+    /// CreateGroup (or `NewGroupName`) of a name the account already has.
+    EntityAlreadyExistsGroup = ("EntityAlreadyExists.Group", 409, "The group does already EXIST."),
+    /// AttachPolicyToGroup of a policy already attached.
+    EntityAlreadyExistsGroupPolicy = ("EntityAlreadyExists.Group.Policy", 409, "The group has already been attached this policy."),
+    /// CreateRole of a name the account already has, ignoring case.
+    EntityAlreadyExistsRole = ("EntityAlreadyExists.Role", 409, "The role does already EXIST."),
+    /// AttachPolicyToRole of a policy already attached.
+    EntityAlreadyExistsRolePolicy = ("EntityAlreadyExists.Role.Policy", 409, "The role has already been attached this policy."),
+    /// CreatePolicy of a name the account already has.
+    EntityAlreadyExistsPolicy = ("EntityAlreadyExists.Policy", 409, "The policy does already EXIST."),
+    /// DeleteUser while the user has AccessKeys.
+    DeleteConflictUserAccessKey = ("DeleteConflict.User.AccessKey", 409, "The user CAN NOT has any access key while deleting the user."),
+    /// DeleteUser while the user is in a group.
+    DeleteConflictUserGroup = ("DeleteConflict.User.Group", 409, "The user CAN NOT be in any group while deleting the user."),
+    /// DeleteUser while policies are attached to the user.
+    DeleteConflictUserPolicy = ("DeleteConflict.User.Policy", 409, "The user CAN NOT has any attached policy while deleting the user."),
+    /// DeleteGroup while the group has members.
+    DeleteConflictGroupUser = ("DeleteConflict.Group.User", 409, "The group CAN NOT has any user member while deleting the group."),
+    /// DeleteGroup while policies are attached to the group.
+    DeleteConflictGroupPolicy = ("DeleteConflict.Group.Policy", 409, "The entity CAN NOT has any attached policy while deleting the group."),
+    /// DeleteRole while policies are attached to the role.
+    DeleteConflictRolePolicy = ("DeleteConflict.Role.Policy", 409, "The role CAN NOT has any attached policy while deleting the role."),
+    /// DeletePolicy while it is attached to a user.
+    DeleteConflictPolicyUser = ("DeleteConflict.Policy.User", 409, "The policy CAN NOT been attached to any user while deleting the policy."),
+    /// DeletePolicy while it is attached to a group.
+    DeleteConflictPolicyGroup = ("DeleteConflict.Policy.Group", 409, "The policy CAN NOT been attached to any group while deleting the policy."),
+    /// DeletePolicy while it is attached to a role (axtlab's guess).
+    DeleteConflictPolicyRole = ("DeleteConflict.Policy.Role", 409, "The policy CAN NOT been attached to any role while deleting the policy."),
+    /// DeletePolicy while it has versions besides its default.
+    DeleteConflictPolicyVersion = ("DeleteConflict.Policy.Version", 409, "The policy CAN NOT has any version except the default version."),
+    /// DeletePolicyVersion of the default version.
+    DeleteConflictPolicyVersionDefault = ("DeleteConflict.Policy.Version.Default", 409, "The default policy version CAN NOT been deleted directly."),
+    /// CreateAccessKey for a user that already has 2.
+    LimitExceededUserAccessKey = ("LimitExceeded.User.AccessKey", 409, "The access key count of the user access keys beyond the current limits."),
+    /// CreatePolicyVersion of a policy with 5 versions, without the rotate strategy.
+    LimitExceededPolicyVersion = ("LimitExceeded.Policy.Version", 409, "The count of policy version beyond the current limits."),
+
+    // Security groups: CreateSecurityGroup, DeleteSecurityGroup, DescribeSecurityGroups,
+    // DescribeSecurityGroupAttribute, Authorize/RevokeSecurityGroup(Egress), Join/
+    // LeaveSecurityGroup and RunInstances' groups, spelt, numbered and worded as the ECS API
+    // reference's tables give them (`Discription` is the service's spelling).
+    /// A `SecurityGroupId` that is not one of the caller's groups in the region (for Join and
+    /// Leave, the instance's region), or a group deleted while an instance joined it.
+    SecurityGroupIdNotFound = ("InvalidSecurityGroupId.NotFound", 404, "The specified SecurityGroupId does not exist."),
+    /// CreateSecurityGroup's `SecurityGroupName` is not 2 to 128 characters starting with a
+    /// letter, of letters, digits, `.`, `_`, `-` and `:`.
+    SecurityGroupNameMalformed = ("InvalidSecurityGroupName.Malformed", 400, "Specified security group name is not valid."),
+    /// CreateSecurityGroup's `Description` is not 2 to 256 characters, or starts with
+    /// `http://` or `https://`.
+    SecurityGroupDescriptionMalformed = ("InvalidDescription.Malformed", 400, "The specified parameter Description is not valid."),
+    /// DeleteSecurityGroup while an instance is in the group.
+    SecurityGroupInUse = ("DependencyViolation", 403, "There is still instance(s) in the specified security group."),
+    /// A rule's `IpProtocol` is missing, or not tcp, udp, icmp, icmpv6, gre or all (any case).
+    IpProtocolNotSupported = ("InvalidIpProtocol.ValueNotSupported", 400, "The parameter IpProtocol must be specified with case insensitive TCP, UDP, ICMP, GRE or All."),
+    /// A rule without `PortRange`.
+    PortRangeMissing = ("InvalidPortRange.Malformed", 400, "The specified parameter PortRange must set."),
+    /// A `PortRange` that is not two integers `start/end`, or for tcp/udp not
+    /// 1 ≤ start ≤ end ≤ 65535.
+    PortRangeInvalid = ("InvalidParam.PortRange", 400, "The specified parameter PortRange is not valid. It should be two integers less than 65535 in ?/? format."),
+    /// `-1/-1` for tcp or udp, or anything but `-1/-1` for icmp, icmpv6, gre or all.
+    ProtocolPortRangeMismatch = ("OperationDenied", 400, "The specified IpProtocol does not exist or IpProtocol and PortRange do not match."),
+    /// A rule's `SourceCidrIp` is not an IPv4 address or CIDR block.
+    SourceCidrIpMalformed = ("InvalidSourceCidrIp.Malformed", 400, "The specified parameter SourceCidrIp is not valid."),
+    /// A rule's `DestCidrIp` is not an IPv4 address or CIDR block.
+    DestCidrIpMalformed = ("InvalidDestCidrIp.Malformed", 400, "The specified parameter DestCidrIp is not valid."),
+    /// A rule's `Ipv6SourceCidrIp` is not an IPv6 address or CIDR block.
+    Ipv6SourceInvalid = ("InvalidParam.Ipv6SourceCidrIp", 400, "The specified parameter Ipv6SourceCidrIp is not valid."),
+    /// A rule's `Ipv6DestCidrIp` is not an IPv6 address or CIDR block.
+    Ipv6DestInvalid = ("InvalidParam.Ipv6DestCidrIp", 400, "The specified parameter Ipv6DestCidrIp is not valid."),
+    /// A rule with both `SourceCidrIp` and `Ipv6SourceCidrIp`.
+    SourceIpConflict = ("InvalidParam.SourceIp", 400, "The Parameters SourceCidrIp and Ipv6SourceCidrIp cannot be set at the same time."),
+    /// A rule with both `DestCidrIp` and `Ipv6DestCidrIp`.
+    DestIpConflict = ("InvalidParam.DestIp", 400, "The Parameters DestCidrIp and Ipv6DestCidrIp cannot be set at the same time."),
+    /// An icmp rule with an IPv6 block.
+    Ipv4ProtocolWithIpv6Address = ("InvalidParam.Ipv4ProtocolConflictWithIpv6Address", 400, "IPv6 address cannot be specified for IPv4-specific protocol."),
+    /// An icmpv6 rule with an IPv4 block.
+    Ipv6ProtocolWithIpv4Address = ("InvalidParam.Ipv6ProtocolConflictWithIpv4Address", 400, "IPv4 address cannot be specified for IPv6-specific protocol."),
+    /// An inbound rule with no source block (nor a source group or prefix list, which axtlab
+    /// refuses as `InvalidParameter`).
+    MissingRuleSource = ("MissingParameter.Source", 400, "One of the parameters SourceCidrIp, Ipv6SourceCidrIp, SourceGroupId or SourcePrefixListId must be specified."),
+    /// An outbound rule with no destination block.
+    MissingRuleDest = ("MissingParameter.Dest", 400, "One of the parameters DestCidrIp, Ipv6DestCidrIp, DestGroupId or DestPrefixListId must be specified."),
+    /// A rule's `Policy` is not accept or drop (any case).
+    PolicyMalformed = ("InvalidPolicy.Malformed", 400, "The specified parameter Policy is not valid."),
+    /// A rule's `Priority` is not an integer.
+    PriorityMalformed = ("InvalidPriority.Malformed", 400, "The parameter Priority is invalid."),
+    /// A rule's `Priority` is outside 1 to 100.
+    PriorityNotSupported = ("InvalidPriority.ValueNotSupported", 400, "The parameter Priority is invalid."),
+    /// `NicType` is neither internet nor intranet.
+    NicTypeNotSupported = ("InvalidNicType.ValueNotSupported", 400, "The specified NicType does not exist."),
+    /// A rule's `Description` is longer than 512 characters.
+    RuleDescriptionMalformed = ("InvalidSecurityGroupDiscription.Malformed", 400, "The specified security group rule description is not valid."),
+    /// `Permissions.N.*` together with a flat rule parameter, or `SecurityGroupRuleId.N`
+    /// together with either.
+    PermissionsConflict = ("InvalidParam.Permissions", 400, "The specified parameter Permissions cannot coexist with other parameters."),
+    /// Two `Permissions.N` that are the same rule (priority and description aside).
+    DuplicatePermissions = ("InvalidParam.DuplicatePermissions", 400, "There are duplicate permissions in the specified parameter Permissions."),
+    /// A drop rule for an advanced (`enterprise`) group, which has accept rules only.
+    EnterpriseGroupPolicy = ("InvalidGroupParameter.OperationDenied", 400, "The attributes Policy, SourceGroupId, DestGroupId of enterprise level security groups are not allowed to be set or modified."),
+    /// Authorize would take the group past 200 rules, both directions together.
+    RuleLimitExceeded = ("AuthorizationLimitExceed", 403, "The limit of authorization records in the security group reaches."),
+    /// A `SecurityGroupRuleId.N` named twice.
+    SecurityGroupRuleIdRepeated = ("InvalidParam.SecurityGroupRuleIdRepeated", 400, "The specified parameter SecurityGroupRuleId is repeated."),
+    /// A `SecurityGroupRuleId.N` that is not a rule of the group in the call's direction.
+    SecurityGroupRuleIdNotFound = ("InvalidSecurityGroupRuleId.NotFound", 404, "The specified SecurityGroupRuleId is not exists."),
+    /// JoinSecurityGroup of an instance already in the group.
+    InstanceAlreadyInGroup = ("InvalidInstanceId.AlreadyExists", 403, "The specified instance already exists in the specified security group."),
+    /// JoinSecurityGroup of an instance in 5 groups, or RunInstances with more than 5.
+    InstanceGroupLimitExceeded = ("InstanceSecurityGroupLimitExceeded", 400, "Exceeding the allowed amount of security groups that an instance can be in."),
+    /// LeaveSecurityGroup of a group the instance is not in.
+    InstanceNotInGroup = ("InstanceNotInSecurityGroup", 403, "The instance not in the group."),
+    /// LeaveSecurityGroup of the instance's only group: an instance keeps at least one.
+    InstanceLastGroup = ("InstanceLastSecurityGroup", 403, "The specified security group is the last security group for the instance."),
 }
 
 /// An error an OpenAPI caller sees.
@@ -160,6 +398,8 @@ pub struct ApiError {
     pub wire_code: String,
     /// The `Message`.
     pub message: String,
+    /// `AccessDeniedDetail`, on an authorization refusal.
+    pub access_denied: Option<serde_json::Value>,
 }
 
 impl From<ErrorCode> for ApiError {
@@ -168,6 +408,7 @@ impl From<ErrorCode> for ApiError {
             code,
             wire_code: code.as_str().to_owned(),
             message: code.message().to_owned(),
+            access_denied: None,
         }
     }
 }
@@ -200,6 +441,7 @@ impl ApiError {
             code: ErrorCode::Missing,
             wire_code: format!("Missing{bare}"),
             message: format!("{name} is mandatory for this action."),
+            access_denied: None,
         }
     }
 
@@ -225,7 +467,7 @@ impl ApiError {
 
     /// The JSON body the SDKs parse.
     pub fn body(&self, request_id: &str, host_id: &str) -> serde_json::Value {
-        serde_json::json!({
+        let mut body = serde_json::json!({
             "RequestId": request_id,
             "HostId": host_id,
             "Code": self.wire_code,
@@ -234,7 +476,11 @@ impl ApiError {
                 "https://api.aliyun.com/troubleshoot?q={}&product=Ecs&requestId={request_id}",
                 self.wire_code
             ),
-        })
+        });
+        if let Some(detail) = &self.access_denied {
+            body["AccessDeniedDetail"] = detail.clone();
+        }
+        body
     }
 }
 

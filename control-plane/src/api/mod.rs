@@ -3,6 +3,7 @@
 
 mod actions;
 mod auth;
+mod authz;
 mod error;
 mod params;
 mod ram;
@@ -209,6 +210,7 @@ async fn process(
         client_ip: peer.ip().to_string(),
         host,
     };
+    authz::authorize(&ctx).await?;
     match product {
         Product::Ecs => actions::dispatch(&ctx).await,
         Product::Ram => ram::dispatch(&ctx).await,

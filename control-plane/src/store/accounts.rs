@@ -3,8 +3,23 @@
 
 use secrecy::SecretString;
 
-use super::{now, Store};
+use super::{
+    now,
+    ram::{Entity, RamResult, Refusal},
+    Store,
+};
 use crate::{ids, sealing::Sealer};
+
+/// At most this many AccessKeys per RAM user (`LimitExceeded.User.AccessKey`).
+pub const MAX_USER_KEYS: i64 = 2;
+
+/// An AccessKey as ListAccessKeys shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeySummary {
+    pub id: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
 
 /// An AccessKey as verification needs it.
 #[derive(Debug, Clone)]
@@ -70,6 +85,14 @@ impl Store {
         Ok(id)
     }
 
+    /// The account's name, which RAM shows as its alias (GetAccountAlias).
+    pub async fn account_name(&self, account_id: &str) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("SELECT name FROM accounts WHERE id = ?")
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
     /// Whether the account has at least one AccessKey.
     pub async fn account_has_key(&self, account_id: &str) -> sqlx::Result<bool> {
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM access_keys WHERE account_id = ?)")
@@ -96,6 +119,132 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// CreateAccessKey: a new key for the RAM user `user_name` (or, with `None`, the account's
+    /// own root key), its secret sealed at rest like the admin key's. Returns the key and its
+    /// secret, which is shown this once.
+    pub async fn create_access_key(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+    ) -> RamResult<(KeySummary, String)> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let user_id: Option<String> = match user_name {
+            None => None,
+            Some(name) => Some(
+                sqlx::query_scalar("SELECT id FROM ram_users WHERE account_id = ? AND name = ?")
+                    .bind(account_id)
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Refusal::Missing(Entity::User))?,
+            ),
+        };
+        if let Some(user_id) = &user_id {
+            let count: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM access_keys WHERE user_id = ?")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if count >= MAX_USER_KEYS {
+                return Err(Refusal::TooManyKeys.into());
+            }
+        }
+        let (id, secret) = ids::access_key_pair();
+        let at = now();
+        sqlx::query(
+            "INSERT INTO access_keys (id, secret, account_id, user_id, enabled, created_at)
+             VALUES (?, ?, ?, ?, 1, ?)",
+        )
+        .bind(&id)
+        .bind(self.sealer.seal(&id, &secret))
+        .bind(account_id)
+        .bind(&user_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let key = KeySummary {
+            id,
+            enabled: true,
+            created_at: at,
+        };
+        Ok((key, secret))
+    }
+
+    /// ListAccessKeys: the keys of the RAM user `user_name`, or with `None` the account's own.
+    pub async fn list_access_keys(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+    ) -> RamResult<Vec<KeySummary>> {
+        let user_id = self.key_owner(account_id, user_name).await?;
+        Ok(sqlx::query_as(
+            "SELECT id, enabled, created_at FROM access_keys
+             WHERE account_id = ? AND user_id IS ? ORDER BY created_at, id",
+        )
+        .bind(account_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// UpdateAccessKey: enables (`Active`) or disables (`Inactive`) one of the owner's keys.
+    pub async fn set_access_key_enabled(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+        key_id: &str,
+        enabled: bool,
+    ) -> RamResult<()> {
+        let user_id = self.key_owner(account_id, user_name).await?;
+        let done = sqlx::query(
+            "UPDATE access_keys SET enabled = ? WHERE id = ? AND account_id = ? AND user_id IS ?",
+        )
+        .bind(enabled)
+        .bind(key_id)
+        .bind(account_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Refusal::Missing(Entity::AccessKey).into());
+        }
+        Ok(())
+    }
+
+    /// DeleteAccessKey: one of the owner's keys.
+    pub async fn delete_access_key(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+        key_id: &str,
+    ) -> RamResult<()> {
+        let user_id = self.key_owner(account_id, user_name).await?;
+        let done =
+            sqlx::query("DELETE FROM access_keys WHERE id = ? AND account_id = ? AND user_id IS ?")
+                .bind(key_id)
+                .bind(account_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Refusal::Missing(Entity::AccessKey).into());
+        }
+        Ok(())
+    }
+
+    /// The `user_id` column of the keys of `user_name` (`None`: the account's own keys).
+    async fn key_owner(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+    ) -> RamResult<Option<String>> {
+        match user_name {
+            None => Ok(None),
+            Some(name) => self.ram_user_id(account_id, name).await.map(Some),
+        }
     }
 
     /// Looks an AccessKey up by its id and opens its secret. Every sealed secret opened when

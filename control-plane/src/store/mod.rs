@@ -9,7 +9,10 @@ mod dispatch;
 mod idempotency;
 mod instances;
 pub mod private;
+pub mod ram;
+mod security_groups;
 mod sessions;
+mod sts;
 
 use std::{path::Path, str::FromStr as _, sync::Arc, time::Duration};
 
@@ -18,12 +21,20 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use accounts::{AccessKey, AccessKeyRef};
+pub use accounts::{AccessKey, AccessKeyRef, KeySummary};
 pub use activations::{Activation, NewActivation, RegistrationError};
 pub use idempotency::Idempotency;
 pub use instances::{Instance, InstanceFilter, NewInstance};
+pub use ram::{InForce, RoleRow};
+pub use security_groups::{
+    security_group_id, Membership, NewSecurityGroup, RuleSpec, SecurityGroup, SecurityGroupFilter,
+    SecurityGroupRule, MAX_GROUPS_PER_INSTANCE, MAX_RULES_PER_GROUP,
+};
 pub use sessions::{
     Connection, ConnectionLimits, Full, NewSession, Session, SessionFilter, TokenCheck,
+};
+pub use sts::{
+    is_security_token, IssuedStsCredential, NewStsCredential, StsCredential, STS_KEY_PREFIX,
 };
 
 use crate::sealing::{self, Sealer};
@@ -61,6 +72,12 @@ pub fn iso_minutes(seconds: i64) -> String {
 }
 
 impl Store {
+    /// The key the AccessKey secrets are sealed with; the authorizer seals its diagnostic
+    /// messages with it too, so that only this control plane can read them back.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     /// Opens (or creates) the data directory and its database, private to their owner, brings
     /// the schema up to date, and loads the key of the AccessKey secrets — created on the
     /// first start, and never when secrets sealed under some key exist: a new key would open

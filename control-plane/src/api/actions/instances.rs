@@ -1,9 +1,10 @@
 //! The simulated ECS instances: RunInstances, StartInstance, StopInstance, DescribeInstances
-//! (simulated and managed alike) and DescribeInstanceStatus.
+//! (simulated and managed alike) and DescribeInstanceStatus. The security groups an instance is
+//! in are kept by `security_groups`.
 
 use serde_json::{json, Value};
 
-use super::{next_token, paging};
+use super::{next_token, paging, security_groups};
 use crate::{
     api::{ApiError, Ctx, ErrorCode},
     ids,
@@ -17,6 +18,7 @@ pub async fn run_instances(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     if !(1..=100).contains(&amount) {
         return Err(ApiError::invalid("Amount", "must be 1 to 100"));
     }
+    let groups = security_groups::run_instances_groups(ctx, region).await?;
     if ctx.args.bool("DryRun")? == Some(true) {
         return Err(ApiError::from(ErrorCode::DryRunOperation));
     }
@@ -55,6 +57,10 @@ pub async fn run_instances(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         .collect();
     ctx.shared.store.insert_instances(&instances).await?;
     let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+    ctx.shared
+        .store
+        .add_instances_to_groups(&ids, &groups)
+        .await?;
     ctx.audit(&ids.join(",")).await?;
     Ok(json!({"InstanceIdSets": {"InstanceIdSet": ids}, "OrderId": "", "TradePrice": 0.0}))
 }
@@ -106,7 +112,8 @@ pub async fn stop_instance(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     transition(ctx, "Running", "Stopped").await
 }
 
-/// One instance as DescribeInstances shows it.
+/// One instance as DescribeInstances shows it, but for the groups it is in, which
+/// `security_groups::render_instances` fills in.
 pub fn render(i: &Instance) -> Value {
     let public: Vec<&str> = Some(i.internet_ip.as_str())
         .filter(|ip| !ip.is_empty())
@@ -162,7 +169,7 @@ pub async fn describe_instances(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     Ok(json!({
         "TotalCount": total, "PageNumber": number, "PageSize": size,
         "NextToken": next_token(offset, rows.len(), total),
-        "Instances": {"Instance": rows.iter().map(render).collect::<Vec<_>>()},
+        "Instances": {"Instance": security_groups::render_instances(ctx, &rows).await?},
     }))
 }
 

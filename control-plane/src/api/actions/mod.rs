@@ -5,8 +5,12 @@ mod assistant;
 mod behaviour;
 mod instances;
 mod regions;
+mod resources;
+mod security_groups;
 mod sessions;
 mod start_session;
+
+pub use resources::resources;
 
 use serde_json::Value;
 
@@ -32,6 +36,20 @@ pub async fn dispatch(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         "StartTerminalSession" => start_session::start_terminal_session(ctx).await,
         "EndTerminalSession" => sessions::end_terminal_session(ctx).await,
         "DescribeTerminalSessions" => sessions::describe_terminal_sessions(ctx).await,
+        "CreateSecurityGroup" => security_groups::create_security_group(ctx).await,
+        "DeleteSecurityGroup" => security_groups::delete_security_group(ctx).await,
+        "DescribeSecurityGroups" => security_groups::describe_security_groups(ctx).await,
+        "DescribeSecurityGroupAttribute" => {
+            security_groups::describe_security_group_attribute(ctx).await
+        }
+        "AuthorizeSecurityGroup" => security_groups::authorize_security_group(ctx).await,
+        "AuthorizeSecurityGroupEgress" => {
+            security_groups::authorize_security_group_egress(ctx).await
+        }
+        "RevokeSecurityGroup" => security_groups::revoke_security_group(ctx).await,
+        "RevokeSecurityGroupEgress" => security_groups::revoke_security_group_egress(ctx).await,
+        "JoinSecurityGroup" => security_groups::join_security_group(ctx).await,
+        "LeaveSecurityGroup" => security_groups::leave_security_group(ctx).await,
         _ => Err(ApiError::from(ErrorCode::ActionNotFound)),
     }
 }

@@ -4,7 +4,7 @@
 use axt_proto::status::SessionState;
 use serde_json::{json, Value};
 
-use super::assistant::supports_session_manager;
+use super::{assistant::supports_session_manager, security_groups};
 use crate::{
     api::{ApiError, Args, Ctx, ErrorCode},
     ids,
@@ -247,7 +247,8 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
 }
 
 /// The instance exists, is not locked, is Running, has an agent new enough for what is asked,
-/// and some gateway holds that agent's kick channel.
+/// its security groups let a port session through, and some gateway holds that agent's kick
+/// channel.
 async fn check_instance(
     ctx: &Ctx<'_>,
     region: &str,
@@ -295,6 +296,8 @@ async fn check_instance(
             format!("Port forwarding is not supported by the cloud assistant agent version {agent} on instance {id}."),
         ));
     }
+    security_groups::check_port_session(ctx, &instance, req.port_number, &req.target_server)
+        .await?;
     if req.encryption.is_some() && !version::at_least(agent, &config.min_agent_version_encryption) {
         return Err(ApiError::saying(
             ErrorCode::UnsupportedAgentVersionEncryption,

@@ -1,14 +1,17 @@
 //! The lab without Docker, end to end, as the README and the tour (docs/tour.md) tell a
 //! newcomer to use it: `axt lab up --instances 2`, `axt api DescribeInstances`, a shell on
-//! each instance, the private web service through `axt portforward`, the logs the tour
-//! quotes, and `axt lab down` leaving no process, namespace, link or route behind. The target
-//! must not be reachable from this host except through an instance.
+//! each instance, the RAM users' profiles (the operator opens instance-1, is refused
+//! instance-2 with `Forbidden.RAM` and the explanation, and opens it as the role), the private
+//! web service through `axt portforward`, the logs the tour quotes, and `axt lab down`
+//! leaving no process, namespace, link or route behind. The target must not be reachable from
+//! this host except through an instance.
 //!
 //! Needs root and iproute2 (the lab builds network namespaces); ignored otherwise, unless
 //! `CI=true`, where it runs and fails.
 
 use std::{
     net::SocketAddr,
+    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::{Output, Stdio},
     time::Duration,
@@ -69,6 +72,19 @@ async fn axt(args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Ou
         String::from_utf8_lossy(&output.stderr)
     ));
     output
+}
+
+/// A shell on instance `id` as the profile `profile`, a refusal explained.
+async fn shell_as(profile: &str, id: &str, env: &[(String, String)]) -> Output {
+    let args = [
+        "--profile",
+        profile,
+        "--explain",
+        "session",
+        "--instance",
+        id,
+    ];
+    axt(&args, env, Some("echo iam-$((6*7)); exit\n")).await
 }
 
 /// Every `axt` command of the story and what it printed, shown if the story fails.
@@ -144,8 +160,11 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
     let printed = String::from_utf8_lossy(&up.stdout).into_owned();
     for expected in [
         "export ALIBABA_CLOUD_ACCESS_KEY_ID=",
+        "export ALIBABA_CLOUD_CONFIG_FILE=",
         " session --instance mi-",
         " portforward --instance mi-",
+        " --profile lab-operator session --instance mi-",
+        " --profile lab-operator-as-admin session --instance mi-",
     ] {
         assert!(
             printed.contains(expected),
@@ -165,23 +184,27 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
         "two instances and the target"
     );
 
-    // The exports the lab prints, through `axt lab env`.
+    // The exports the lab prints, through `axt lab env`: the admin key, where the lab is,
+    // and the RAM users' profiles (a file of the lab's, so nothing of this host's leaks in).
     let exported = axt(&["lab", "env", "--dir", &dir], &[], None).await;
     assert!(exported.status.success());
-    let mut env: Vec<(String, String)> = String::from_utf8_lossy(&exported.stdout)
+    let env: Vec<(String, String)> = String::from_utf8_lossy(&exported.stdout)
         .lines()
         .filter_map(|line| line.strip_prefix("export "))
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
         .collect();
-    assert_eq!(env.len(), 5, "{env:?}");
-    env.push((
-        "ALIBABA_CLOUD_CONFIG_FILE".into(),
-        lab.path()
-            .join("no-aliyun-config.json")
-            .display()
-            .to_string(),
-    ));
+    assert_eq!(env.len(), 6, "{env:?}");
+    let profiles = lab.path().join("aliyun-config.json");
+    assert!(
+        env.contains(&(
+            "ALIBABA_CLOUD_CONFIG_FILE".into(),
+            profiles.display().to_string()
+        )),
+        "{env:?}"
+    );
+    let mode = std::fs::metadata(&profiles).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the profiles hold keys");
 
     // The tour: the instances are there and running.
     let listed = axt(&["api", "DescribeInstances"], &env, None).await;
@@ -213,6 +236,47 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
         let out = String::from_utf8_lossy(&shell.stdout);
         assert!(out.contains("tour-42"), "{out}");
     }
+
+    // Who may do what: the reader reads; the operator opens instance-1, is refused instance-2
+    // with the explanation, and opens it as the role it may assume.
+    let (one, two) = (
+        instances[0]["id"].as_str().unwrap(),
+        instances[1]["id"].as_str().unwrap(),
+    );
+    let read = axt(
+        &["--profile", "lab-reader", "api", "DescribeInstances"],
+        &env,
+        None,
+    )
+    .await;
+    assert!(
+        read.status.success(),
+        "the reader could not list the instances"
+    );
+    let opened = shell_as("lab-operator", one, &env).await;
+    assert!(
+        opened.status.success(),
+        "the operator's shell on {one} failed"
+    );
+    assert!(String::from_utf8_lossy(&opened.stdout).contains("iam-42"));
+    let refused = shell_as("lab-operator", two, &env).await;
+    assert!(!refused.status.success(), "the operator opened {two}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    for needle in [
+        "\"Code\": \"Forbidden.RAM\"",
+        "\"EncodedDiagnosticMessage\"",
+        "Principal: acs:ram::",
+        ":user/lab-operator (SubUser",
+        "ImplicitDeny: ecs:StartTerminalSession on acs:ecs:cn-hangzhou:",
+    ] {
+        assert!(said.contains(needle), "{needle:?} not in:\n{said}");
+    }
+    let as_admin = shell_as("lab-operator-as-admin", two, &env).await;
+    assert!(
+        as_admin.status.success(),
+        "the operator as the role could not open {two}"
+    );
+    assert!(String::from_utf8_lossy(&as_admin.stdout).contains("iam-42"));
 
     // The private web service, through instance 1.
     let target = &state["target"];
@@ -310,6 +374,7 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
         api_log.contains("axt::api") && api_log.contains("action=\"StartTerminalSession\""),
         "{api_log}"
     );
+    assert!(api_log.contains("call refused by RAM policy"), "{api_log}");
     let gateway_log = lab.log("gateway");
     for needle in [
         "kicking",
@@ -341,11 +406,11 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
     assert!(sessions.status.success());
     let sessions: Value = serde_json::from_slice(&sessions.stdout).unwrap();
     let all = sessions["Sessions"]["Session"].as_array().unwrap();
-    let expected = if target["ssh_port"].is_u64() { 4 } else { 3 };
+    let expected = if target["ssh_port"].is_u64() { 6 } else { 5 };
     assert_eq!(
         all.len(),
         expected,
-        "two shells, one forward, ssh: {sessions}"
+        "two shells, the operator's two (the refusal made none), one forward, ssh: {sessions}"
     );
     for session in all {
         let connection = &session["Connections"]["Connection"][0];

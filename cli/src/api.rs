@@ -1,20 +1,37 @@
 //! Signed OpenAPI calls (signature V1, every parameter in the query, as ali-instance-cli sends
-//! them) and the `axt api` command built on them.
+//! them) to any of the products the one endpoint serves — ECS, RAM and STS, told apart by the
+//! signed `Version` — and the `axt api` command built on them ([`command`]).
+//!
+//! A `RamRoleArn` profile signs with temporary credentials: [`assume`] gets them from STS
+//! AssumeRole with the profile's own key before the first call, and again when they are about
+//! to expire.
 
-use std::{process::ExitCode, time::Duration};
+mod assume;
+mod command;
+mod params;
+mod product;
+
+use std::time::Duration;
 
 use anyhow::Context as _;
-use axt_proto::openapi::{v1, Credentials, Params, API_VERSION, TIMESTAMP_FORMAT};
+use axt_proto::openapi::{v1, Credentials, Params, TIMESTAMP_FORMAT};
 use serde_json::Value;
 
-use crate::{args::ApiArgs, profile::Settings, tls};
+use crate::{
+    profile::{AccessKey, Settings},
+    tls,
+};
+pub use command::run;
+pub use params::{parse_params, take_explain, ParamError};
+pub use product::Product;
 
 /// A call may wait this long for the endpoint to accept the connection...
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ...and this long for the whole answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// An error body of the service: `{RequestId, HostId, Code, Message, Recommend}`.
+/// An error body of the service: `{RequestId, HostId, Code, Message, Recommend}`, and on an
+/// authorization refusal `AccessDeniedDetail`.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message} ({request_id})")]
 pub struct ApiError {
@@ -26,6 +43,18 @@ pub struct ApiError {
     pub message: String,
     /// `RequestId`, what a bug report needs.
     pub request_id: String,
+    /// The whole body, as the service sent it.
+    pub body: Value,
+}
+
+impl ApiError {
+    /// `AccessDeniedDetail`, when RAM policies refused the call (`Forbidden.RAM`,
+    /// `NoPermission`).
+    pub fn access_denied(&self) -> Option<&Value> {
+        self.body
+            .get("AccessDeniedDetail")
+            .filter(|detail| detail.is_object())
+    }
 }
 
 /// Why a call produced no JSON answer. `Service` is the one callers show as the service said it.
@@ -41,64 +70,38 @@ pub enum CallError {
         status: u16,
         body: String,
     },
+    /// A successful answer without a field the caller needs.
+    #[error("{action} answered without {missing}")]
+    Incomplete {
+        action: &'static str,
+        missing: &'static str,
+    },
+    /// The profile's role could not be assumed, so nothing was called.
+    #[error("assuming the role {role_arn} (profile mode RamRoleArn)")]
+    AssumeRole {
+        role_arn: String,
+        source: Box<CallError>,
+    },
 }
 
-/// Why a `--Name value` list could not be read.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ParamError {
-    #[error("expected a parameter name like --InstanceId.1, got {0:?}")]
-    NotAName(String),
-    #[error("--{0} needs a value (write --{0}= for an empty one)")]
-    MissingValue(String),
-    #[error("--{0} is an option of axt: put it before the action")]
-    GlobalOption(String),
-}
-
-/// The options of `axt` that users may type after the action by habit.
-const GLOBAL_OPTIONS: &[&str] = &[
-    "access-key-id",
-    "access-key-secret",
-    "profile",
-    "config-path",
-    "endpoint",
-    "endpoint-protocol",
-    "region",
-    "ca-cert",
-    "help",
-];
-
-/// Reads `--Name value` and `--Name=value` pairs into parameters.
-pub fn parse_params(args: &[String]) -> Result<Params, ParamError> {
-    let mut params = Params::new();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        let Some(name) = arg.strip_prefix("--").filter(|n| !n.is_empty()) else {
-            return Err(ParamError::NotAName(arg.clone()));
-        };
-        let (name, value) = match name.split_once('=') {
-            Some((name, value)) => (name.to_owned(), value.to_owned()),
-            None => {
-                // A value may itself start with a dash (`--Description -x-`), but not with `--`.
-                let value = rest
-                    .next()
-                    .filter(|v| !v.starts_with("--"))
-                    .ok_or_else(|| ParamError::MissingValue(name.to_owned()))?;
-                (name.to_owned(), value.clone())
-            }
-        };
-        if GLOBAL_OPTIONS.contains(&name.as_str()) {
-            return Err(ParamError::GlobalOption(name));
+impl CallError {
+    /// The service's error, also when it refused the AssumeRole before the call.
+    pub fn service(&self) -> Option<&ApiError> {
+        match self {
+            Self::Service(error) => Some(error),
+            Self::AssumeRole { source, .. } => source.service(),
+            _ => None,
         }
-        params.insert(name, value);
     }
-    Ok(params)
 }
 
-/// Makes signed calls for one AccessKey in one region.
+/// Makes signed calls for one identity in one region.
 pub struct ApiClient {
     http: reqwest::Client,
     url: String,
     settings: Settings,
+    /// The role's temporary key, once assumed (RamRoleArn profiles only).
+    assumed: assume::Cache,
 }
 
 impl ApiClient {
@@ -123,19 +126,51 @@ impl ApiClient {
             http: http.build().context("building the HTTP client")?,
             url: settings.endpoint.url(),
             settings: settings.clone(),
+            assumed: assume::Cache::default(),
         })
     }
 
-    /// Calls `action` with `params` (RegionId added unless present) and returns the JSON answer.
-    pub async fn call(&self, action: &str, mut params: Params) -> Result<Value, CallError> {
-        let key = self
-            .settings
-            .access_key()
-            .expect("checked when the client was made");
+    /// Calls the ECS `action` with `params` (RegionId added unless present) and returns the
+    /// JSON answer.
+    pub async fn call(&self, action: &str, params: Params) -> Result<Value, CallError> {
+        self.call_to(Product::Ecs, action, params).await
+    }
+
+    /// Calls `action` of `product`. ECS calls get the region's `RegionId` unless they name
+    /// one; RAM and STS are global services and get none.
+    pub async fn call_to(
+        &self,
+        product: Product,
+        action: &str,
+        mut params: Params,
+    ) -> Result<Value, CallError> {
+        if product == Product::Ecs {
+            params
+                .entry("RegionId".to_owned())
+                .or_insert_with(|| self.settings.region.clone());
+        }
+        let key = match self.settings.role() {
+            Some(role) => self.assumed.key(self, role).await?,
+            None => self
+                .settings
+                .access_key()
+                .expect("checked when the client was made")
+                .clone(),
+        };
+        self.send(product, action, params, &key).await
+    }
+
+    /// Signs `params` for `action` of `product` with `key` and posts them.
+    async fn send(
+        &self,
+        product: Product,
+        action: &str,
+        mut params: Params,
+        key: &AccessKey,
+    ) -> Result<Value, CallError> {
         params.insert("Action".to_owned(), action.to_owned());
-        params
-            .entry("RegionId".to_owned())
-            .or_insert_with(|| self.settings.region.clone());
+        // Set before signing: the signer adds the ECS version only where none is given.
+        params.insert("Version".to_owned(), product.version().to_owned());
         if let Some(token) = &key.sts_token {
             params.insert("SecurityToken".to_owned(), token.clone());
         }
@@ -146,7 +181,7 @@ impl ApiClient {
             secret: &key.secret,
         };
         v1::sign_request("POST", &mut params, credentials, &timestamp, &nonce);
-        tracing::debug!(action, url = %self.url, "calling");
+        tracing::debug!(action, ?product, url = %self.url, "calling");
 
         // Without the URL: the query (signature and all) would fill the screen twice.
         let transport = |source: reqwest::Error| CallError::Transport {
@@ -160,7 +195,7 @@ impl ApiClient {
             .query(&params)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-acs-action", action)
-            .header("x-acs-version", API_VERSION)
+            .header("x-acs-version", product.version())
             .send()
             .await
             .map_err(transport)?;
@@ -185,6 +220,7 @@ impl ApiClient {
             code,
             message: field("Message"),
             request_id: field("RequestId"),
+            body: json,
         }
         .into())
     }
@@ -203,63 +239,9 @@ fn is_loopback(host_port: &str) -> bool {
     }
 }
 
-/// `axt api`: prints the answer pretty-printed; an error body goes to stderr (exit 1).
-pub async fn run(settings: &Settings, args: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let params = parse_params(&args.params)?;
-    let client = ApiClient::new(settings)?;
-    let answer = client.call(&args.action, params).await?;
-    println!("{}", serde_json::to_string_pretty(&answer)?);
-    Ok(ExitCode::SUCCESS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strings(args: &[&str]) -> Vec<String> {
-        args.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn reads_pairs_in_both_spellings() {
-        let params = parse_params(&strings(&[
-            "--InstanceId.1",
-            "i-x",
-            "--PortNumber=22",
-            "--Empty=",
-        ]))
-        .unwrap();
-        let got: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            [("Empty", ""), ("InstanceId.1", "i-x"), ("PortNumber", "22")]
-        );
-        assert_eq!(
-            parse_params(&strings(&["--Description", "-x-"])).unwrap()["Description"],
-            "-x-"
-        );
-    }
-
-    #[test]
-    fn refuses_what_is_not_a_pair() {
-        let err = |args: &[&str]| parse_params(&strings(args)).unwrap_err();
-        assert_eq!(err(&["i-x"]), ParamError::NotAName("i-x".into()));
-        assert_eq!(
-            err(&["--PortNumber"]),
-            ParamError::MissingValue("PortNumber".into())
-        );
-        assert_eq!(
-            err(&["--A", "--B", "1"]),
-            ParamError::MissingValue("A".into())
-        );
-        assert_eq!(
-            err(&["--region", "cn-beijing"]),
-            ParamError::GlobalOption("region".into())
-        );
-    }
 
     #[test]
     fn knows_loopback_endpoints() {
@@ -274,5 +256,26 @@ mod tests {
         for host in ["10.0.0.1:8080", "ecs.example.test:443", "ecs.example.test"] {
             assert!(!is_loopback(host), "{host}");
         }
+    }
+
+    #[test]
+    fn a_refusal_carries_its_detail() {
+        let error = |body: Value| ApiError {
+            status: 403,
+            code: "Forbidden.RAM".into(),
+            message: String::new(),
+            request_id: String::new(),
+            body,
+        };
+        let refused = error(serde_json::json!({"AccessDeniedDetail": {"AuthAction": "ecs:X"}}));
+        assert_eq!(refused.access_denied().unwrap()["AuthAction"], "ecs:X");
+        assert!(error(serde_json::json!({"Code": "Forbidden.RAM"}))
+            .access_denied()
+            .is_none());
+        let wrapped = CallError::AssumeRole {
+            role_arn: "acs:ram::1:role/r".into(),
+            source: Box::new(CallError::Service(refused)),
+        };
+        assert!(wrapped.service().unwrap().access_denied().is_some());
     }
 }

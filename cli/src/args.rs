@@ -5,14 +5,24 @@
 
 use std::path::PathBuf;
 
+mod iam;
+mod lab;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::api::Product;
+pub use iam::{ExplainArgs, IamArgs, IamCommand, LabIamArgs, SimulateArgs};
+pub use lab::{LabArgs, LabCommand, LabDirArgs, LabDownArgs, LabUpArgs, ServeTargetArgs};
 
 /// axt: the client of axtlab, a self-hosted ECS Session Manager.
 ///
 /// Credentials come from --access-key-id/--access-key-secret (or their environment variables),
-/// else from a profile of the aliyun CLI's `~/.aliyun/config.json`. axtlab adds one optional
-/// field to such a profile, `axt_ca_cert`: the path of a PEM file with the lab's CA, trusted for
-/// wss:// session URLs and https endpoints (the same as --ca-cert).
+/// else from a profile of the aliyun CLI's `~/.aliyun/config.json`, in mode AK, StsToken or
+/// RamRoleArn (the role is assumed through STS with the profile's key, and calls are signed
+/// with the temporary key). A profile named with --profile brings its own key, whatever the
+/// key variables say. axtlab adds one optional field to a profile, `axt_ca_cert`: the path of
+/// a PEM file with the lab's CA, trusted for wss:// session URLs and https endpoints (the same
+/// as --ca-cert).
 #[derive(Parser)]
 #[command(name = "axt", version)]
 pub struct Cli {
@@ -28,10 +38,11 @@ pub struct Cli {
 #[derive(Args, Clone, Default)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// AccessKey id (else the profile's `access_key_id`).
+    /// AccessKey id (else the profile's `access_key_id`; a profile named with --profile brings
+    /// its own key instead).
     #[arg(long, global = true, env = "ALIBABA_CLOUD_ACCESS_KEY_ID")]
     pub access_key_id: Option<String>,
-    /// AccessKey secret (else the profile's `access_key_secret`).
+    /// AccessKey secret (else the profile's `access_key_secret`; likewise).
     #[arg(
         long,
         global = true,
@@ -69,6 +80,11 @@ pub struct GlobalArgs {
     /// profile's `axt_ca_cert`).
     #[arg(long, global = true, env = "AXT_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
+    /// When RAM policies refuse a call, decode its EncodedDiagnosticMessage (RAM
+    /// DecodeDiagnosticMessage) and print why, statement by statement. Done anyway when stderr
+    /// is a terminal.
+    #[arg(long, global = true, env = "AXT_EXPLAIN")]
+    pub explain: bool,
 }
 
 /// The scheme of the OpenAPI endpoint.
@@ -94,11 +110,15 @@ impl Protocol {
 /// The commands.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Call any ECS OpenAPI action, signed with signature V1, and print the JSON answer.
+    /// Call any OpenAPI action of ECS, RAM or STS, signed with signature V1, and print the
+    /// JSON answer.
     ///
     /// Parameters follow the action as `--Name value` (or `--Name=value`), e.g.
-    /// `axt api StartTerminalSession --InstanceId.1 i-x --PortNumber 22`. RegionId is added from
-    /// --region unless given. Put global options such as --region before the action.
+    /// `axt api StartTerminalSession --InstanceId.1 i-x --PortNumber 22`. The product is ECS
+    /// unless --product or a prefix says otherwise: `axt api Ram.CreateUser --UserName u` is
+    /// `axt api --product ram CreateUser --UserName u`. ECS calls get RegionId from --region
+    /// unless given. Put options such as --region and --product before the action; --explain
+    /// may also follow it. A refusal by RAM policies prints the whole error body as JSON.
     Api(ApiArgs),
     /// Open an interactive shell on an instance (StartTerminalSession, then its WebSocket).
     Session(SessionArgs),
@@ -110,6 +130,8 @@ pub enum Command {
     /// Relay stdin/stdout to a port of an instance, for OpenSSH's ProxyCommand:
     /// `ssh -o ProxyCommand='axt ssh --instance %h' user@i-x`.
     Ssh(SshArgs),
+    /// RAM policies, explained: why a call was refused, and what a call would meet.
+    Iam(IamArgs),
     /// Run a whole axtlab region on this machine: a control plane, a gateway, instances with
     /// axt-agent and a private target host only the instances reach.
     ///
@@ -118,10 +140,14 @@ pub enum Command {
     Lab(LabArgs),
 }
 
-/// `axt api ACTION [--Name value]…`
+/// `axt api [--product P] ACTION [--Name value]…`
 #[derive(Args, Debug)]
 pub struct ApiArgs {
-    /// The action, e.g. DescribeRegions.
+    /// The product whose API version the call is signed with [default: ecs, or the action's
+    /// `Ram.`/`Sts.`/`Ecs.` prefix].
+    #[arg(long, value_enum, env = "AXT_API_PRODUCT")]
+    pub product: Option<Product>,
+    /// The action, e.g. DescribeRegions, Ram.ListUsers, Sts.GetCallerIdentity.
     pub action: String,
     /// The action's parameters, as `--Name value` pairs.
     #[arg(
@@ -201,91 +227,6 @@ pub struct SshArgs {
     pub relay: RelayArgs,
 }
 
-/// `axt lab (up | down | env)`
-#[derive(Args, Debug)]
-pub struct LabArgs {
-    /// What to do with the lab.
-    #[command(subcommand)]
-    pub command: LabCommand,
-}
-
-/// The lab's commands.
-#[derive(Subcommand, Debug)]
-pub enum LabCommand {
-    /// Start the lab in the background and print how to use it.
-    Up(LabUpArgs),
-    /// Stop every process of the lab and remove its network namespaces and links.
-    Down(LabDownArgs),
-    /// Print the `export` lines for a running lab: `eval "$(axt lab env)"`.
-    Env(LabDirArgs),
-    /// Internal: the private target's web service (started by `lab up` in the target's
-    /// namespace).
-    #[command(hide = true)]
-    ServeTarget(ServeTargetArgs),
-}
-
-/// Where a lab keeps its state.
-#[derive(Args, Debug, Clone)]
-pub struct LabDirArgs {
-    /// The lab's directory: state, logs, databases, the lab CA, the agents' identities.
-    #[arg(long, default_value = "axt-data/lab")]
-    pub dir: PathBuf,
-}
-
-/// `axt lab up`
-#[derive(Args, Debug)]
-pub struct LabUpArgs {
-    #[command(flatten)]
-    pub dir: LabDirArgs,
-    /// How many instances (hosts running axt-agent).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
-    pub instances: u8,
-    /// Share loopback instead of creating network namespaces, even as root. The private target
-    /// is then reachable from this host too.
-    #[arg(long)]
-    pub loopback: bool,
-    /// Use 10.213.N.0/24 for the namespaces (1–254); else the first N no address or route of
-    /// this host uses.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=254), conflicts_with = "loopback")]
-    pub net_index: Option<u8>,
-    /// The control plane's port on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = 8080)]
-    pub api_port: u16,
-    /// The gateway's port (0: any free port).
-    #[arg(long, default_value_t = 8443)]
-    pub gateway_port: u16,
-    /// Log every frame the gateway relays (`RUST_LOG=info,axt::frames=debug` for the gateway).
-    #[arg(long)]
-    pub trace_frames: bool,
-    /// The user shells run as when a session names none (axt-agent's --default-user).
-    #[arg(long)]
-    pub default_user: Option<String>,
-}
-
-/// `axt lab down`
-#[derive(Args, Debug)]
-pub struct LabDownArgs {
-    #[command(flatten)]
-    pub dir: LabDirArgs,
-    /// Also delete the lab's directory (databases, CA, identities, logs).
-    #[arg(long)]
-    pub purge: bool,
-}
-
-/// `axt lab serve-target`
-#[derive(Args, Debug)]
-pub struct ServeTargetArgs {
-    /// The address to serve on.
-    #[arg(long)]
-    pub listen: std::net::SocketAddr,
-    /// The host name the page shows.
-    #[arg(long, default_value = "target")]
-    pub name: String,
-    /// A file written once the listener is bound.
-    #[arg(long)]
-    pub ready_file: Option<PathBuf>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +256,25 @@ mod tests {
         };
         assert_eq!(api.action, "StartTerminalSession");
         assert_eq!(api.params, ["--InstanceId.1", "i-x", "--PortNumber=22"]);
+    }
+
+    #[test]
+    fn api_takes_a_product_before_the_action_and_explain_anywhere() {
+        let cli = Cli::try_parse_from(["axt", "api", "--product", "ram", "CreateUser"]).unwrap();
+        let Command::Api(api) = cli.command else {
+            panic!("not api")
+        };
+        assert_eq!(api.product, Some(Product::Ram));
+        assert!(Cli::try_parse_from(["axt", "api", "--product", "kms", "X"]).is_err());
+        let cli = Cli::try_parse_from(["axt", "session", "-i", "i-x", "--explain"]).unwrap();
+        assert!(cli.global.explain);
+        // Among the parameters it is one of them, which `axt api` takes out itself.
+        let cli = Cli::try_parse_from(["axt", "api", "X", "--Id", "i", "--explain"]).unwrap();
+        let Command::Api(api) = cli.command else {
+            panic!("not api")
+        };
+        assert!(!cli.global.explain);
+        assert_eq!(api.params, ["--Id", "i", "--explain"]);
     }
 
     #[test]
@@ -368,24 +328,5 @@ mod tests {
         assert!(!ok(&[]));
         assert!(!ok(&["-i", "i-x", "-u", "ws://h/"]));
         assert!(!ok(&["-u", "ws://h/", "--port", "22"]));
-    }
-
-    #[test]
-    fn lab_up_has_defaults_for_a_newcomer() {
-        let cli = Cli::try_parse_from(["axt", "lab", "up"]).unwrap();
-        let Command::Lab(LabArgs {
-            command: LabCommand::Up(up),
-        }) = cli.command
-        else {
-            panic!("not lab up")
-        };
-        assert_eq!(up.instances, 2);
-        assert_eq!((up.api_port, up.gateway_port), (8080, 8443));
-        assert!(!up.loopback && !up.trace_frames);
-        let parse = |args: &[&str]| Cli::try_parse_from([&["axt", "lab", "up"], args].concat());
-        assert!(parse(&["--instances", "0"]).is_err());
-        assert!(parse(&["--instances", "17"]).is_err());
-        assert!(parse(&["--loopback", "--net-index", "3"]).is_err());
-        assert!(parse(&["--net-index", "0"]).is_err());
     }
 }

@@ -7,12 +7,17 @@
 //! [`terminal`] (raw mode, sizes, stdin). `axt portforward` and `axt ssh` share the same path up
 //! to the channel, then relay raw bytes with [`relay`] ([`portforward`] per TCP connection,
 //! [`ssh`] over stdio). [`lab`] runs a whole region on this machine for trying all of that.
+//!
+//! Every signed call is authorized by RAM policies in the control plane. A refusal ends any
+//! command the same way: its error body as JSON, then — on a terminal, or with `--explain` —
+//! why, decoded by [`iam::explain`]; [`iam::simulate`] asks the same question before calling.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode};
 
 pub mod api;
 pub mod args;
 pub mod channel;
+pub mod iam;
 pub mod lab;
 pub mod portforward;
 pub mod profile;
@@ -27,17 +32,45 @@ pub mod ws;
 pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     // The lab makes its own credentials; it needs no profile.
     if let args::Command::Lab(lab) = &cli.command {
-        return lab::run(lab).await;
+        return lab::run(lab, &cli.global).await;
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let settings = profile::Settings::resolve(&cli.global, home.as_deref())?;
-    match &cli.command {
+    let result = match &cli.command {
         args::Command::Api(args) => api::run(&settings, args).await,
         args::Command::Session(args) => session::run(&settings, args).await,
         args::Command::Portforward(args) => portforward::run(&settings, args).await,
         args::Command::Ssh(args) => ssh::run(&settings, args).await,
-        args::Command::Lab(args) => lab::run(args).await,
-    }
+        args::Command::Iam(args) => iam::run(&settings, args).await,
+        args::Command::Lab(args) => lab::run(args, &cli.global).await,
+    };
+    let err = match result {
+        Ok(code) => return Ok(code),
+        Err(err) => err,
+    };
+    let Some(call) = err.chain().find_map(|c| c.downcast_ref::<api::CallError>()) else {
+        return Err(err);
+    };
+    let Some(refusal) = call.service().filter(|e| e.access_denied().is_some()) else {
+        return Err(err);
+    };
+    // A refused AssumeRole is explained with the key that asked, not with the role's.
+    let settings = match call {
+        api::CallError::AssumeRole { .. } => settings.without_role(),
+        _ => settings,
+    };
+    iam::explain::report_refusal(&settings, refusal, wants_explanation(&cli)).await;
+    Ok(ExitCode::FAILURE)
+}
+
+/// Whether a refusal is explained: `--explain` (also among `axt api`'s parameters, where clap
+/// does not look), or a person reading stderr.
+fn wants_explanation(cli: &args::Cli) -> bool {
+    let after_action = match &cli.command {
+        args::Command::Api(api) => api::take_explain(&api.params).1,
+        _ => false,
+    };
+    cli.global.explain || after_action || std::io::stderr().is_terminal()
 }
 
 /// The line shown for an error that ended `axt`: the service's own `Code: Message (RequestId)`

@@ -1,17 +1,28 @@
-//! Where a command's AccessKey, region, endpoint and CA come from: flags, then environment
-//! (clap merges those two), then a profile of the aliyun CLI's `config.json`, then defaults.
+//! Where a command's credentials, region, endpoint and CA come from: flags, then environment
+//! (clap merges those two), then a profile of the aliyun CLI's `config.json` ([`file`]), then
+//! defaults.
 //!
 //! The config file is read only when a flag or variable left something unset, so a shell that
-//! exports everything never depends on it.
+//! exports everything never depends on it. One exception to "flags first": a profile named with
+//! `--profile` (or `ALIBABA_CLOUD_PROFILE`) brings its own AccessKey, which the key flags and
+//! variables do not override — a lab shell exports the admin key, and `--profile lab-operator`
+//! must still mean the operator. Profiles sign in mode `AK`, `StsToken` or `RamRoleArn` (a
+//! role assumed through STS with the profile's key, see `api::assume`).
+
+pub mod file;
 
 use std::{
     fmt,
     path::{Path, PathBuf},
 };
 
-use serde::Deserialize;
+use axt_proto::openapi::Params;
 
 use crate::args::{GlobalArgs, Protocol};
+use file::{load_profile, Mode};
+
+/// `DurationSeconds` of AssumeRole when a profile gives no `expired_seconds` (STS's default).
+pub const DEFAULT_ROLE_DURATION: u32 = 3600;
 
 /// The region when neither a flag, the environment nor the profile names one.
 pub const DEFAULT_REGION: &str = "cn-hangzhou";
@@ -38,8 +49,10 @@ pub enum ProfileError {
     },
     #[error("profile {name:?} is not in {path}")]
     ProfileNotFound { name: String, path: PathBuf },
-    #[error("profile {name:?} has mode {mode:?}; axt supports AK and StsToken")]
+    #[error("profile {name:?} has mode {mode:?}; axt supports AK, StsToken and RamRoleArn")]
     UnsupportedMode { name: String, mode: String },
+    #[error("profile {0:?} has mode RamRoleArn but no ram_role_arn")]
+    MissingRoleArn(String),
     #[error("region {0:?} is not a region id (letters, digits and '-')")]
     InvalidRegion(String),
 }
@@ -60,6 +73,33 @@ impl fmt::Debug for AccessKey {
         f.debug_struct("AccessKey")
             .field("id", &self.id)
             .finish_non_exhaustive()
+    }
+}
+
+/// The role a `RamRoleArn` profile assumes before any call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleToAssume {
+    /// `ram_role_arn`.
+    pub arn: String,
+    /// `ram_session_name`, else `axt-<unix time>` (the SDKs name theirs the same way).
+    pub session_name: String,
+    /// `expired_seconds`, else [`DEFAULT_ROLE_DURATION`].
+    pub duration_seconds: u32,
+    /// `external_id`, when the trust policy wants one.
+    pub external_id: Option<String>,
+}
+
+impl RoleToAssume {
+    /// The parameters of STS AssumeRole.
+    pub fn params(&self) -> Params {
+        let mut params = Params::new();
+        params.insert("RoleArn".into(), self.arn.clone());
+        params.insert("RoleSessionName".into(), self.session_name.clone());
+        params.insert("DurationSeconds".into(), self.duration_seconds.to_string());
+        if let Some(id) = &self.external_id {
+            params.insert("ExternalId".into(), id.clone());
+        }
+        params
     }
 }
 
@@ -98,7 +138,10 @@ impl Endpoint {
 /// Everything a command needs to reach the lab, resolved once.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The key that signs, or for a role the key that assumes it.
     access_key: Option<AccessKey>,
+    /// The role to assume first (RamRoleArn profiles).
+    role: Option<RoleToAssume>,
     /// The region every call is made in.
     pub region: String,
     /// Where the OpenAPI is.
@@ -131,9 +174,22 @@ impl Settings {
             None
         };
         let profile = profile.unwrap_or_default();
+        let mode = profile.mode()?;
+        let role = (mode == Mode::RamRoleArn).then(|| role_of(&profile));
 
-        let id = args.access_key_id.clone().or(profile.access_key_id);
-        let secret = args.access_key_secret.clone().or(profile.access_key_secret);
+        let named = args.profile.as_deref().is_some_and(|n| !n.is_empty());
+        let profile_has_key = profile
+            .access_key_id
+            .as_deref()
+            .is_some_and(|k| !k.is_empty());
+        let (id, secret) = if named && profile_has_key {
+            (profile.access_key_id, profile.access_key_secret)
+        } else {
+            (
+                args.access_key_id.clone().or(profile.access_key_id),
+                args.access_key_secret.clone().or(profile.access_key_secret),
+            )
+        };
         let access_key = match (id, secret) {
             (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some(AccessKey {
                 id,
@@ -156,6 +212,7 @@ impl Settings {
         }
         Ok(Self {
             access_key,
+            role,
             region,
             endpoint: Endpoint::parse(&args.endpoint, args.endpoint_protocol),
             ca_cert: args.ca_cert.clone().or(profile.axt_ca_cert),
@@ -169,64 +226,33 @@ impl Settings {
             .as_ref()
             .ok_or_else(|| ProfileError::MissingCredentials(self.config_path.display().to_string()))
     }
+
+    /// The role calls are made as, for a RamRoleArn profile.
+    pub fn role(&self) -> Option<&RoleToAssume> {
+        self.role.as_ref()
+    }
+
+    /// The same settings signing with the key itself, no role assumed: what decodes the
+    /// refusal of an AssumeRole.
+    pub fn without_role(&self) -> Self {
+        Self {
+            role: None,
+            ..self.clone()
+        }
+    }
 }
 
-/// The aliyun CLI's config file; unknown fields are ignored.
-#[derive(Deserialize, Default)]
-struct ConfigFile {
-    #[serde(default)]
-    current: String,
-    #[serde(default)]
-    profiles: Vec<Profile>,
-}
-
-/// One profile: the fields axt reads.
-#[derive(Deserialize, Default)]
-struct Profile {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    mode: String,
-    access_key_id: Option<String>,
-    access_key_secret: Option<String>,
-    sts_token: Option<String>,
-    region_id: Option<String>,
-    /// axtlab's extension: the lab CA's PEM file.
-    axt_ca_cert: Option<PathBuf>,
-}
-
-/// The profile `name`, else the file's `current`, else `default`; `None` when a profile that
-/// was not named explicitly is absent.
-fn load_profile(path: &Path, name: Option<&str>) -> Result<Option<Profile>, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let file: ConfigFile = serde_json::from_str(&text).map_err(|source| ProfileError::Parse {
-        path: path.to_owned(),
-        source,
-    })?;
-    let explicit = name.is_some_and(|n| !n.is_empty());
-    let name = match name.filter(|n| !n.is_empty()) {
-        Some(name) => name.to_owned(),
-        None if !file.current.is_empty() => file.current.clone(),
-        None => "default".to_owned(),
-    };
-    let Some(profile) = file.profiles.into_iter().find(|p| p.name == name) else {
-        return if explicit {
-            Err(ProfileError::ProfileNotFound {
-                name,
-                path: path.to_owned(),
-            })
-        } else {
-            Ok(None)
-        };
-    };
-    match profile.mode.as_str() {
-        "" | "AK" | "StsToken" => Ok(Some(profile)),
-        other => Err(ProfileError::UnsupportedMode {
-            name,
-            mode: other.to_owned(),
-        }),
+/// The role of a RamRoleArn profile, with the defaults of the SDKs for what it leaves out.
+fn role_of(profile: &file::Profile) -> RoleToAssume {
+    let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    RoleToAssume {
+        arn: text(&profile.ram_role_arn).unwrap_or_default(),
+        session_name: text(&profile.ram_session_name)
+            .unwrap_or_else(|| format!("axt-{}", chrono::Utc::now().timestamp())),
+        duration_seconds: profile
+            .expired_seconds
+            .filter(|&s| s > 0)
+            .unwrap_or(DEFAULT_ROLE_DURATION),
+        external_id: text(&profile.external_id),
     }
 }

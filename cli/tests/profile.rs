@@ -1,5 +1,7 @@
 //! Settings resolution without the environment: flags (clap has already merged the environment
-//! into them) over the profile file over defaults, and the errors a user can meet.
+//! into them) over the profile file over defaults — except that a profile named with --profile
+//! brings its own key — the three modes (AK, StsToken, RamRoleArn), and the errors a user can
+//! meet.
 
 use std::path::Path;
 
@@ -17,7 +19,14 @@ const FILE: &str = r#"{
      "region_id": "cn-beijing", "axt_ca_cert": "/etc/axt/ca.pem", "language": "en"},
     {"name": "sts", "mode": "StsToken", "access_key_id": "STS.x", "access_key_secret": "s2",
      "sts_token": "tok"},
-    {"name": "role", "mode": "RamRoleArn", "access_key_id": "a", "access_key_secret": "b"}
+    {"name": "role", "mode": "RamRoleArn", "access_key_id": "LTAIsource", "access_key_secret": "b",
+     "ram_role_arn": "acs:ram::1234567890123456:role/lab-admin-role", "ram_session_name": "me",
+     "expired_seconds": 900, "sts_region": "cn-hangzhou", "region_id": "cn-beijing"},
+    {"name": "role-defaults", "access_key_id": "LTAIsource", "access_key_secret": "b",
+     "ram_role_arn": "acs:ram::1234567890123456:role/r", "external_id": "ext"},
+    {"name": "role-without-arn", "mode": "RamRoleArn", "access_key_id": "a",
+     "access_key_secret": "b"},
+    {"name": "ecs", "mode": "EcsRamRole", "ram_role_name": "r"}
   ],
   "meta_path": ""
 }"#;
@@ -87,9 +96,13 @@ fn profiles_are_chosen_by_name_and_sts_keys_keep_their_token() {
         resolve(&flags, home.path()),
         Err(ProfileError::ProfileNotFound { .. })
     ));
-    flags.profile = Some("role".into());
+    flags.profile = Some("ecs".into());
     let err = resolve(&flags, home.path()).unwrap_err();
-    assert!(err.to_string().contains("RamRoleArn"), "{err}");
+    assert!(
+        matches!(err, ProfileError::UnsupportedMode { .. })
+            && err.to_string().contains("RamRoleArn"),
+        "{err}"
+    );
 
     // Without `current`, the profile called default.
     let home = home_with(&FILE.replace(r#""current": "lab","#, ""));
@@ -151,4 +164,82 @@ fn regions_and_endpoints_are_checked_and_read_kindly() {
         Endpoint::parse("127.0.0.1:8080", Protocol::Http).url(),
         "http://127.0.0.1:8080/"
     );
+}
+
+#[test]
+fn a_ram_role_arn_profile_assumes_its_role_with_its_own_key() {
+    let home = home_with(FILE);
+    let mut flags = args();
+    flags.profile = Some("role".into());
+    let settings = resolve(&flags, home.path()).unwrap();
+    let source = settings.access_key().unwrap();
+    assert_eq!(
+        (source.id.as_str(), source.sts_token.as_deref()),
+        ("LTAIsource", None)
+    );
+    let role = settings.role().expect("a role to assume");
+    assert_eq!(role.arn, "acs:ram::1234567890123456:role/lab-admin-role");
+    assert_eq!(
+        (role.session_name.as_str(), role.duration_seconds),
+        ("me", 900)
+    );
+    let params = role.params();
+    assert_eq!(params["RoleArn"], role.arn);
+    assert_eq!(params["RoleSessionName"], "me");
+    assert_eq!(params["DurationSeconds"], "900");
+    assert!(!params.contains_key("ExternalId"));
+    assert_eq!(settings.region, "cn-beijing");
+    assert!(settings.without_role().role().is_none());
+
+    // No mode: guessed from ram_role_arn, as the aliyun CLI guesses; what is left out gets
+    // the SDKs' defaults.
+    flags.profile = Some("role-defaults".into());
+    let settings = resolve(&flags, home.path()).unwrap();
+    let role = settings.role().unwrap();
+    assert_eq!(
+        role.duration_seconds,
+        axt_cli::profile::DEFAULT_ROLE_DURATION
+    );
+    assert!(
+        role.session_name.starts_with("axt-"),
+        "{}",
+        role.session_name
+    );
+    assert_eq!(role.params()["ExternalId"], "ext");
+
+    flags.profile = Some("role-without-arn".into());
+    let err = resolve(&flags, home.path()).unwrap_err();
+    assert!(matches!(err, ProfileError::MissingRoleArn(_)), "{err}");
+    assert!(err.to_string().contains("ram_role_arn"), "{err}");
+
+    // AK and StsToken profiles assume nothing.
+    assert!(resolve(&args(), home.path()).unwrap().role().is_none());
+}
+
+#[test]
+fn a_named_profile_brings_its_own_key_over_the_exported_one() {
+    let home = home_with(FILE);
+    // What a lab shell exports: the admin key.
+    let mut flags = args();
+    flags.access_key_id = Some("LTAIadmin".into());
+    flags.access_key_secret = Some("admin-secret".into());
+
+    // No profile named: the exported key, over the file's current profile.
+    let settings = resolve(&flags, home.path()).unwrap();
+    assert_eq!(settings.access_key().unwrap().id, "LTAIadmin");
+
+    // --profile lab: that profile's key, whole.
+    flags.profile = Some("lab".into());
+    let key = resolve(&flags, home.path())
+        .unwrap()
+        .access_key()
+        .unwrap()
+        .clone();
+    assert_eq!((key.id.as_str(), key.secret.as_str()), ("LTAIlab", "s1"));
+
+    // --profile role: its key assumes its role.
+    flags.profile = Some("role".into());
+    let settings = resolve(&flags, home.path()).unwrap();
+    assert_eq!(settings.access_key().unwrap().id, "LTAIsource");
+    assert!(settings.role().is_some());
 }

@@ -16,9 +16,15 @@
 //! instances come back on the next `up`). `axt lab down` stops the processes by pid and
 //! removes the namespaces, links and routes by name ([`net`]; processes are supervised with
 //! `axt_kit::process`).
+//!
+//! Once the instances are up, the lab makes the tour's RAM users and role through the RAM API
+//! and writes their aliyun CLI profiles ([`identities`]), which `axt lab env` points
+//! `ALIBABA_CLOUD_CONFIG_FILE` at.
 
 mod hosts;
+pub mod identities;
 pub mod net;
+mod ram_calls;
 pub mod state;
 mod summary;
 pub mod target;
@@ -62,12 +68,13 @@ const LOOPBACK_TARGET: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// sshd's port on the target in a loopback lab (22 is the host's own).
 const LOOPBACK_SSH_PORT: u16 = 2222;
 
-/// `axt lab …`.
-pub async fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
+/// `axt lab …`; `global` holds the admin key for `axt lab iam` (the others make their own).
+pub async fn run(args: &LabArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         LabCommand::Up(up) => self::up(up).await,
         LabCommand::Down(down) => self::down(down).await,
         LabCommand::Env(dir) => env(dir),
+        LabCommand::Iam(iam) => identities::command(iam, global).await,
         LabCommand::ServeTarget(serve) => target::serve(serve).await,
     }
 }
@@ -291,6 +298,20 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
         let instance = start_instance(lab, bins, plan, i, &client, args).await?;
         lab.state.instances.push(instance);
         lab.save()?;
+    }
+
+    // The tour's RAM identities, allowed sessions on instance-1 only.
+    let first = &lab.state.instances[0].id;
+    let profiles = dir.join(identities::PROFILES_FILE);
+    let ca = lab.state.ca_cert.clone();
+    match identities::create(&client, REGION, first, &profiles, Some(&ca)).await? {
+        Some(cast) => {
+            identities::hand_to_sudo_user(&profiles)?;
+            lab.state.iam = Some(cast);
+        }
+        None => {
+            eprintln!("axt lab: this control plane has no RAM API, so no RAM users or profiles")
+        }
     }
     write_env_file(&dir, &lab.state)?;
     Ok(())

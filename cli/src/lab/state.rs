@@ -74,6 +74,10 @@ pub struct LabState {
     pub ca_cert: PathBuf,
     pub instances: Vec<Instance>,
     pub target: Option<Target>,
+    /// The RAM users, role and profiles the lab made (absent when its control plane had no
+    /// RAM API, or in a state file of an older `axt`).
+    #[serde(default)]
+    pub iam: Option<super::identities::Cast>,
 }
 
 impl LabState {

@@ -7,21 +7,30 @@ use anyhow::Context as _;
 
 use super::{
     admin_key, dir_flag,
+    identities::{Cast, OPERATOR, OPERATOR_AS_ADMIN, READER, ROLE},
     state::{LabState, Mode},
     REGION,
 };
 
-/// The `export` lines of a lab.
+/// The `export` lines of a lab: the admin key, where the lab is, and the file of its RAM
+/// users' profiles (`axt --profile lab-operator …`).
 pub(super) fn exports(dir: &Path, state: &LabState) -> anyhow::Result<String> {
     let (id, secret) = admin_key(dir)?;
-    let mut out = String::new();
-    for (name, value) in [
+    let mut vars = vec![
         ("ALIBABA_CLOUD_ACCESS_KEY_ID", id),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret),
         ("ALIBABA_CLOUD_ECS_ENDPOINT", state.api.clone()),
         ("ALIBABA_CLOUD_REGION_ID", REGION.to_owned()),
         ("AXT_CA_CERT", state.ca_cert.display().to_string()),
-    ] {
+    ];
+    if let Some(iam) = &state.iam {
+        vars.push((
+            "ALIBABA_CLOUD_CONFIG_FILE",
+            iam.profiles.display().to_string(),
+        ));
+    }
+    let mut out = String::new();
+    for (name, value) in vars {
         writeln!(out, "export {name}={}", quote(&value))?;
     }
     Ok(out)
@@ -146,6 +155,9 @@ pub(super) fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::R
         "  {axt} portforward --instance {} --target-server {} --remote-port {} --local-port {}",
         first.id, target.ip, target.http_port, target.http_port
     )?;
+    if let Some(iam) = &state.iam {
+        identities(&mut out, &axt, state, iam)?;
+    }
     writeln!(out)?;
     writeln!(
         out,
@@ -154,4 +166,46 @@ pub(super) fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::R
         dir_flag(dir_arg)
     )?;
     Ok(out)
+}
+
+/// The RAM users and the role, and a command for each profile.
+fn identities(out: &mut String, axt: &str, state: &LabState, iam: &Cast) -> anyhow::Result<()> {
+    let first = &state.instances[0];
+    let other = state.instances.get(1).unwrap_or(first);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "RAM users with profiles in {} (ALIBABA_CLOUD_CONFIG_FILE above):",
+        iam.profiles.display()
+    )?;
+    writeln!(out)?;
+    let lines = [
+        (
+            format!("{axt} --profile {READER} api DescribeInstances"),
+            "AliyunECSReadOnlyAccess".to_owned(),
+        ),
+        (
+            format!("{axt} --profile {OPERATOR} session --instance {}", first.id),
+            format!("sessions on {} only", first.name),
+        ),
+        (
+            format!(
+                "{axt} --profile {OPERATOR} --explain session --instance {}",
+                other.id
+            ),
+            "Forbidden.RAM, and why".to_owned(),
+        ),
+        (
+            format!(
+                "{axt} --profile {OPERATOR_AS_ADMIN} session --instance {}",
+                other.id
+            ),
+            format!("as {ROLE} (STS AssumeRole)"),
+        ),
+    ];
+    let width = lines.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    for (command, what) in lines {
+        writeln!(out, "  {command:<width$}  # {what}")?;
+    }
+    Ok(())
 }

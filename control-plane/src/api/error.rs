@@ -466,14 +466,14 @@ impl ApiError {
     }
 
     /// The JSON body the SDKs parse.
-    pub fn body(&self, request_id: &str, host_id: &str) -> serde_json::Value {
+    pub fn body(&self, request_id: &str, host_id: &str, product: &str) -> serde_json::Value {
         let mut body = serde_json::json!({
             "RequestId": request_id,
             "HostId": host_id,
             "Code": self.wire_code,
             "Message": self.message,
             "Recommend": format!(
-                "https://api.aliyun.com/troubleshoot?q={}&product=Ecs&requestId={request_id}",
+                "https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={request_id}",
                 self.wire_code
             ),
         });

@@ -92,6 +92,7 @@ async fn handle(
         })
         .collect();
     let mut action = String::new();
+    let mut product = None;
     let result = match body {
         // The RPC OpenAPI is served at `/` only.
         _ if uri.path() != "/" => Err(ApiError::saying(
@@ -116,7 +117,7 @@ async fn handle(
                 &uri,
                 &headers,
                 &body,
-                &mut action,
+                (&mut action, &mut product),
             )
             .await
         }
@@ -126,7 +127,15 @@ async fn handle(
             value["RequestId"] = request_id.clone().into();
             (axum::http::StatusCode::OK, value)
         }
-        Err(e) => (e.status(), e.body(&request_id, &shared.config.host_id)),
+        Err(e) => {
+            // Each product answers under its own host name.
+            let (host_id, name) = match product {
+                Some(Product::Ram) => ("ram.aliyuncs.com", "Ram"),
+                Some(Product::Sts) => ("sts.aliyuncs.com", "Sts"),
+                _ => (shared.config.host_id.as_str(), "Ecs"),
+            };
+            (e.status(), e.body(&request_id, host_id, name))
+        }
     };
     tracing::info!(
         target: "axt::api",
@@ -161,7 +170,7 @@ async fn process(
     uri: &Uri,
     headers: &[(String, String)],
     body: &[u8],
-    action_out: &mut String,
+    (action_out, product_out): (&mut String, &mut Option<Product>),
 ) -> Result<serde_json::Value, ApiError> {
     if method != Method::GET && method != Method::POST {
         return Err(ApiError::from(ErrorCode::UnsupportedHttpMethod));
@@ -195,6 +204,7 @@ async fn process(
         STS_VERSION => Product::Sts,
         _ => return Err(ApiError::from(ErrorCode::InvalidVersion)),
     };
+    *product_out = Some(product);
     // Unsigned in V1, and harmless: it is only echoed back to this same caller as the
     // RegionEndpoint of DescribeRegions, and decides nothing. (The client IP is the TCP peer,
     // never a header; the content-type only decides whether the body's parameters join the

@@ -380,7 +380,9 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
         "kicking",
         "axt::frames",
         "direction=\"agent→gateway\"",
-        "tour-42",
+        // What was typed is one short frame, previewed whole; the shell's answer may share a
+        // frame with the prompt and fall past the preview, so it is checked in the transcript.
+        "echo tour-$((6*7))",
         "relay ended",
     ] {
         assert!(

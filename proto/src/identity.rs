@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use md5::Md5;
 use rsa::{
-    pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPrivateKey as _},
+    pkcs1::{DecodeRsaPrivateKey as _, DecodeRsaPublicKey as _, EncodeRsaPrivateKey as _},
     pkcs8::{DecodePublicKey as _, EncodePublicKey as _, LineEnding},
     Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey,
 };
@@ -118,6 +118,40 @@ impl AgentKey {
             signature: base64::engine::general_purpose::STANDARD.encode(signature),
         })
     }
+}
+
+impl AgentKey {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message` (the end-to-end transcript,
+    /// docs/encryption.md §3): the raw 256-byte signature.
+    pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
+        use sha2::Digest as _;
+        self.0
+            .sign(
+                Pkcs1v15Sign::new::<sha2::Sha256>(),
+                &sha2::Sha256::digest(message),
+            )
+            .map_err(|e| IdentityError::Key(e.to_string()))
+    }
+}
+
+/// Checks an RSASSA-PKCS1-v1_5 SHA-256 `signature` over `message` with a public key PEM, PKIX
+/// `PUBLIC KEY` (what registration carries) or PKCS#1 `RSA PUBLIC KEY`.
+pub fn verify_sha256(
+    public_key_pem: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), IdentityError> {
+    use sha2::Digest as _;
+    let pem = public_key_pem.trim();
+    let key = RsaPublicKey::from_public_key_pem(pem)
+        .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
+        .map_err(|e| IdentityError::Key(e.to_string()))?;
+    key.verify(
+        Pkcs1v15Sign::new::<sha2::Sha256>(),
+        &sha2::Sha256::digest(message),
+        signature,
+    )
+    .map_err(|_| IdentityError::Mismatch)
 }
 
 /// Verifies `identity` against the registered public key PEM and machine id.

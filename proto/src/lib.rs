@@ -8,6 +8,7 @@
 
 pub mod agent_frame;
 pub mod client_frame;
+pub mod e2e;
 pub mod identity;
 #[allow(missing_docs)] // the fields are the contract's own names, documented where not plain
 pub mod internal;

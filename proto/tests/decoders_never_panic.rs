@@ -4,10 +4,23 @@
 use axt_proto::{
     agent_frame::{AgentFrame, AgentMessageType},
     client_frame::{parse_resize, ClientFrame, ClientMessageType},
+    e2e::{
+        authenticated::Keys,
+        exchange::Message,
+        record::{Direction, Inner, Opener, Sealer},
+    },
     kick::{Kick, KickReply},
     luban, spec, status,
 };
 use proptest::prelude::*;
+
+/// Fixed record keys: the opener must refuse arbitrary bytes without panicking.
+fn keys() -> Keys {
+    Keys {
+        client_to_agent: [1; 32],
+        agent_to_client: [2; 32],
+    }
+}
 
 proptest! {
     // PROPTEST_CASES sets the number of cases; .ci/run runs a longer fuzz pass this way.
@@ -25,6 +38,32 @@ proptest! {
         let _ = luban::unwrap_public_key(&text);
         let _ = serde_json::from_slice::<spec::SessionSpec>(&bytes);
         let _ = serde_json::from_slice::<luban::RegisterRequest>(&bytes);
+        let _ = Message::decode(&bytes);
+        let _ = Opener::new(&keys(), Direction::ClientToAgent, "c").open(&bytes);
+    }
+
+    #[test]
+    fn key_exchange_json_never_panics(action in prop_oneof![Just(0u8), Just(1), Just(2), Just(3), Just(11)], json in "\\{(\"(cipherSuite|encryptIV|axtSuites|clientRandom|clientCertificate|axtSuite|agentRandom|clientPub|signature|kmsCipherTextKey|agentPub|code|message|[a-zA-Z]{1,5})\":(\"[A-Za-z0-9+/=]{0,60}\"|null|true|\\[\\]|\\[\"[A-Z_0-9]{0,9}\"\\]|[0-9]),?){0,5}\\}") {
+        let mut bytes = vec![action];
+        bytes.extend_from_slice(json.as_bytes());
+        if let Ok(m) = Message::decode(&bytes) {
+            prop_assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_any_later_counter_is_refused(data in proptest::collection::vec(any::<u8>(), 0..300), ahead in 1u64.., flip in any::<prop::sample::Index>()) {
+        let mut sealer = Sealer::new(&keys(), Direction::AgentToClient, "c");
+        let mut opener = Opener::new(&keys(), Direction::AgentToClient, "c");
+        let record = sealer.seal(&Inner::Data(data.clone()));
+        let mut tampered = record.clone();
+        tampered[flip.index(record.len())] ^= 0x80;
+        prop_assert!(opener.open(&tampered).is_err());
+        prop_assert_eq!(opener.open(&record).unwrap(), Some(Inner::Data(data)));
+        prop_assert_eq!(opener.open(&record).unwrap(), None);
+        let mut later = sealer.seal(&Inner::Close(String::new()));
+        later[..8].copy_from_slice(&(1u64.saturating_add(ahead)).to_be_bytes());
+        prop_assert!(opener.open(&later).is_err());
     }
 
     #[test]

@@ -14,6 +14,9 @@
 //! | [`RegisterAgent`], [`AgentHeartbeat`], [`AgentIdentityRequest`], [`DeregisterAgent`] | an agent's registration, liveness and identity |
 //! | [`KickChannel`], [`GatewayStarted`] | which gateway holds which agent's kick channel |
 //! | [`GatewayLease`] | a gateway's lease on the connections it relays (every call naming a gateway's run renews it too) |
+//! | [`DecryptDataKey`](axt_proto::internal::DecryptDataKey) | an agent's KMS data key, for a live channel of its Mode Kms session ([`kms`]) |
+
+mod kms;
 
 use std::{future::Future, sync::Arc};
 
@@ -25,7 +28,7 @@ use axt_proto::{
         Refusal, RefusalCode, RegisterAgent, Registered, ResumeChannel, SessionStateEntry,
         SessionStates, SessionStatesAnswer, SessionView, Verified, VerifyToken,
     },
-    spec::{flow_limit_bits, SessionSpec},
+    spec::{flow_limit_bits, SessionSpec, SpecEncryption},
 };
 use axum::{
     body::Bytes,
@@ -61,6 +64,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let router = route(router, kick_channel);
     let router = route(router, gateway_started);
     let router = route(router, gateway_lease);
+    let router = route(router, kms::decrypt_data_key);
     router.layer(middleware::from_fn_with_state(shared, require_token))
 }
 
@@ -117,10 +121,9 @@ async fn require_token(
     next.run(request).await
 }
 
-/// The session as gateways see it, for the connection to `instance_id`.
-fn session_view(shared: &Shared, s: &Session, instance_id: &str) -> SessionView {
-    let encryption = s
-        .encryption
+/// A session's `EncryptionOptions`, when encryption is on.
+fn encryption(s: &Session) -> Option<Encryption> {
+    s.encryption
         .as_deref()
         .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
         .map(|e| Encryption {
@@ -130,7 +133,12 @@ fn session_view(shared: &Shared, s: &Session, instance_id: &str) -> SessionView 
                 EncryptionMode::Auto
             },
             kms_key_id: e["KMSKeyId"].as_str().unwrap_or_default().to_owned(),
-        });
+        })
+}
+
+/// The session as gateways see it, for the connection to `instance_id`.
+fn session_view(shared: &Shared, s: &Session, instance_id: &str) -> SessionView {
+    let encryption = encryption(s);
     SessionView {
         session_id: s.id.clone(),
         region_id: s.region_id.clone(),
@@ -157,6 +165,16 @@ fn spec(shared: &Shared, s: &Session, channel_id: &str) -> SessionSpec {
         target_host: s.target_server.clone(),
         port_number: s.port_number.map(|p| p.to_string()).unwrap_or_default(),
         flow_limit: flow_limit_bits(shared.config.session_rate_limit),
+        // So the agent waits for a key exchange before it starts the shell.
+        encryption_options: encryption(s).map(|e| SpecEncryption {
+            enabled: true,
+            mode: match e.mode {
+                EncryptionMode::Auto => "Auto",
+                EncryptionMode::Kms => "Kms",
+            }
+            .to_owned(),
+            kms_key_id: e.kms_key_id,
+        }),
         ..Default::default()
     }
 }

@@ -64,6 +64,7 @@ calls! {
     KickChannel => Done, "/agents/kick-channel";
     GatewayStarted => Done, "/gateways/started";
     GatewayLease => LeaseGranted, "/gateways/lease";
+    DecryptDataKey => DataKey, "/kms/decrypt-data-key";
 }
 
 /// Checks a client's token and the URL's validity, allocating nothing (a 1.02 client
@@ -370,6 +371,27 @@ pub struct LeaseGranted {
     pub lease_secs: u64,
 }
 
+/// An agent has the KMS data key of its encrypted session decrypted (docs/encryption.md §2): it
+/// has no AccessKey of its own, so its gateway asks on its behalf. Decrypted only for a live
+/// channel of that very instance whose session is encrypted in Mode `Kms` under the blob's own
+/// key, and only while that key is enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecryptDataKey {
+    pub channel_id: String,
+    /// The instance whose agent asks, as its identity headers proved it.
+    pub instance_id: String,
+    /// The `CiphertextBlob` of KMS GenerateDataKey that the client sent in its key exchange.
+    pub ciphertext_blob: String,
+}
+
+/// The data key, as KMS Decrypt answers its `Plaintext`: base64 of the key's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataKey {
+    pub plaintext_base64: String,
+}
+
 /// Why the control plane refused a call; travels with the HTTP status of [`RefusalCode::status`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -416,6 +438,9 @@ pub enum RefusalCode {
     RegistrationRefused,
     /// No registered agent for this instance.
     InstanceNotRegistered,
+    /// A data key the session may not have decrypted: the session is not encrypted in Mode
+    /// `Kms`, the blob is of another key or not a blob at all, or the key is not enabled.
+    DataKeyRefused,
     /// The control plane failed (its database); the call may be retried.
     InternalError,
 }
@@ -426,7 +451,7 @@ impl RefusalCode {
         match self {
             Self::Unauthorized => 401,
             Self::MalformedRequest | Self::InvalidInstance | Self::RegistrationRefused => 400,
-            Self::InvalidToken => 403,
+            Self::InvalidToken | Self::DataKeyRefused => 403,
             Self::UrlExpired | Self::SessionEnded => 410,
             Self::SessionCountExceedLimit | Self::ConnectionCountExceedLimit => 429,
             Self::ChannelNotFound | Self::InstanceNotRegistered => 404,

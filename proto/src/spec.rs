@@ -29,6 +29,23 @@ pub struct SessionSpec {
     pub port_number: String,
     /// Send rate in bit/s; 0 means the agent's default. Never 1…8191.
     pub flow_limit: u64,
+    /// The session's `EncryptionOptions`, as the newer stock agent reads them
+    /// (`models.SessionTaskInfo.EncryptionOptions`, `json:"encryptionOptions"`). Left out of an
+    /// unencrypted session's spec, so that an agent that predates encryption sees nothing new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_options: Option<SpecEncryption>,
+}
+
+/// `encryptionOptions` of a spec: the stock agent's `models.EncryptionOptions`, field for field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SpecEncryption {
+    /// Always `true` when present: the agent waits for a key exchange before starting the shell.
+    pub enabled: bool,
+    /// `Auto` or `Kms`, as StartTerminalSession was given it.
+    pub mode: String,
+    /// The KMS key of `Kms` mode (as given); empty for `Auto`.
+    pub kms_key_id: String,
 }
 
 impl SessionSpec {
@@ -80,6 +97,26 @@ mod tests {
             serde_json::from_str(r#"{"channelId":"c-1","portNumber":22}"#).unwrap();
         assert_eq!(read.port_number, "22");
         assert!(read.is_port_forward());
+    }
+
+    #[test]
+    fn encryption_options_travel_as_the_stock_agent_reads_them() {
+        let plain = serde_json::to_value(SessionSpec::default()).unwrap();
+        assert!(plain.get("encryptionOptions").is_none(), "{plain}");
+        let spec = SessionSpec {
+            encryption_options: Some(SpecEncryption {
+                enabled: true,
+                mode: "Kms".into(),
+                kms_key_id: "key-1".into(),
+            }),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            json["encryptionOptions"],
+            serde_json::json!({"enabled": true, "mode": "Kms", "kmsKeyId": "key-1"})
+        );
+        assert_eq!(serde_json::from_value::<SessionSpec>(json).unwrap(), spec);
     }
 
     #[test]

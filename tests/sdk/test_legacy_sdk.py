@@ -50,7 +50,12 @@ def test_a_session_from_activation_to_end(plane):
 
     encrypted = StartTerminalSessionRequest.StartTerminalSessionRequest()
     encrypted.set_InstanceIds([instance])
+    # Signed and parsed intact, refused only because no KMS key has that id; Mode Auto needs none.
     encrypted.set_EncryptionOptions({"Enabled": True, "Mode": "Kms", "KMSKeyId": "key-abc 1/2+3*~"})
+    with pytest.raises(ServerException) as no_key:
+        send(plane, encrypted)
+    assert (no_key.value.get_http_status(), no_key.value.get_error_code()) == (403, "InvalidParameter.EncryptionOptionsKMSKeyId")
+    encrypted.set_EncryptionOptions({"Enabled": True, "Mode": "Auto"})
     assert send(plane, encrypted)["SessionId"].startswith("s-")
 
     two = StartTerminalSessionRequest.StartTerminalSessionRequest()

@@ -43,9 +43,17 @@ def test_a_session_from_activation_to_end(plane, algorithm):
     again = ecs.start_terminal_session(request).body
     assert again.session_id == first.session_id
 
+    # EncryptionOptions goes out as one JSON text, signed whole: it arrives intact, and is refused
+    # only because no KMS key has that id (test_kms.py makes one); Mode Auto needs none.
+    with pytest.raises(ClientException) as no_key:
+        ecs.start_terminal_session(models.StartTerminalSessionRequest(
+            region_id=REGION, instance_id=[instance],
+            encryption_options=models.StartTerminalSessionRequestEncryptionOptions(enabled=True, mode="Kms", kmskey_id="key-abc 1/2+3*~"),
+        ))
+    assert (no_key.value.status_code, no_key.value.code) == (403, "InvalidParameter.EncryptionOptionsKMSKeyId")
     encrypted = ecs.start_terminal_session(models.StartTerminalSessionRequest(
         region_id=REGION, instance_id=[instance],
-        encryption_options=models.StartTerminalSessionRequestEncryptionOptions(enabled=True, mode="Kms", kmskey_id="key-abc 1/2+3*~"),
+        encryption_options=models.StartTerminalSessionRequestEncryptionOptions(enabled=True, mode="Auto"),
     )).body
     assert encrypted.session_id != first.session_id
 

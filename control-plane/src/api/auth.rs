@@ -1,17 +1,19 @@
-//! Who is calling and what they asked for: verifies a request's signature (V3
-//! `ACS3-HMAC-SHA256` or V1 `HMAC-SHA1`), its timestamp and its nonce, names the caller, and
-//! takes the Action and Version only from what that signature covers.
+//! Who is calling and what they asked for: verifies a request's signature (V4
+//! `ACS4-HMAC-SHA256`, V3 `ACS3-HMAC-SHA256` or V1 `HMAC-SHA1`), its timestamp and its nonce,
+//! names the caller, and takes the Action and Version only from what that signature covers.
 //!
 //! The plain-HTTP endpoint may have anyone on the path, so an unsigned word must never steer a
 //! call: V1 signs its parameters and not its headers, so there the Action and Version are the
 //! signed parameters, and an `x-acs-action`/`x-acs-version` header that says otherwise is
-//! refused; V3 signs chosen headers, so there they must be among `SignedHeaders`.
+//! refused; V3 and V4 sign chosen headers, so there they must be among `SignedHeaders`.
 //!
 //! The key names the principal ([`principal`]): the account itself, a RAM user, or a role's
 //! STS session, whose SecurityToken must then come signed too — V1 as the `SecurityToken`
-//! parameter, V3 as the `x-acs-security-token` header (signed, as every `x-acs-*` header).
+//! parameter, V3 and V4 as the `x-acs-security-token` header (signed, as every `x-acs-*`
+//! header).
 
 mod principal;
+mod v4;
 
 use axt_proto::openapi::{v1, v3, Params, TIMESTAMP_FORMAT};
 use secrecy::ExposeSecret as _;
@@ -94,6 +96,8 @@ pub struct Signed<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub params: &'a Params,
+    /// The parameters of the query string alone, which V4 signs (the body only by its hash).
+    pub query: &'a Params,
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
 }
@@ -124,6 +128,8 @@ pub struct Authenticated {
     pub action: String,
     /// The API version, from a signed place.
     pub version: String,
+    /// The region a V4 credential scope names; `None` for V1 and V3.
+    pub scope_region: Option<String>,
 }
 
 /// What a verifier hands back.
@@ -136,10 +142,12 @@ struct Verified {
     version: String,
     /// The SecurityToken, from what the signature covers.
     token: Option<String>,
+    /// The region of a V4 credential scope.
+    scope_region: Option<String>,
 }
 
-/// Verifies the request and returns its caller and operation. V3 when `Authorization` starts
-/// with `ACS3-`, else V1 when a `Signature` parameter is present.
+/// Verifies the request and returns its caller and operation. V4 or V3 when `Authorization`
+/// starts with `ACS4-` or `ACS3-`, else V1 when a `Signature` parameter is present.
 pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authenticated, ApiError> {
     let Verified {
         signer,
@@ -147,10 +155,14 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authentic
         action,
         version,
         token,
+        scope_region,
     } = match req
         .header("authorization")
-        .filter(|h| h.starts_with("ACS3-"))
+        .filter(|h| h.starts_with("ACS3-") || h.starts_with("ACS4-"))
     {
+        Some(authorization) if authorization.starts_with("ACS4-") => {
+            v4::verify(shared, req, authorization).await?
+        }
         Some(authorization) => verify_v3(shared, req, authorization).await?,
         None if req.params.contains_key("Signature") => verify_v1(shared, req).await?,
         None => return Err(ApiError::missing("Signature")),
@@ -169,6 +181,7 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authentic
         },
         action,
         version,
+        scope_region,
     })
 }
 
@@ -183,22 +196,8 @@ async fn verify_v3(
         .header("x-acs-date")
         .ok_or_else(|| ApiError::with(ErrorCode::IncompleteSignature, "x-acs-date is missing."))?;
     check_time(date, shared.config.max_clock_skew_secs)?;
-    let nonce = req.header("x-acs-signature-nonce").ok_or_else(|| {
-        ApiError::with(
-            ErrorCode::IncompleteSignature,
-            "x-acs-signature-nonce is missing.",
-        )
-    })?;
-    // Every host and x-acs-* header must be covered, or a proxy could change them unnoticed.
-    if let Some((name, _)) = req.headers.iter().find(|(n, _)| {
-        let n = n.to_ascii_lowercase();
-        (n == "host" || n.starts_with("x-acs-")) && !auth.signed_headers.contains(&n)
-    }) {
-        return Err(ApiError::with(
-            ErrorCode::IncompleteSignature,
-            format_args!("Header {name} is not signed."),
-        ));
-    }
+    let nonce = header_nonce(req)?;
+    all_headers_signed(req, &auth.signed_headers)?;
     let key = principal::lookup(shared, &auth.credential).await?;
     let body_hash = v3::sha256_hex(req.body);
     let payload = req.header("x-acs-content-sha256").unwrap_or(&body_hash);
@@ -215,32 +214,67 @@ async fn verify_v3(
     if !ids::secrets_equal(&expected, &auth.signature) || payload != body_hash {
         return Err(ApiError::signature_mismatch(&string_to_sign));
     }
-    // Checked here again, not only by the rule above, because dispatching on these two is what
-    // that rule protects: relaxing it must not make an unsigned Action possible.
-    let action = signed_header(req, &auth, "x-acs-action")?;
-    let version = signed_header(req, &auth, "x-acs-version")?;
-    // Signed by the rule above whenever present; read like the two above, so that a repeated
-    // header cannot sign one value and present another.
-    let token = match req.header(SECURITY_TOKEN_HEADER) {
-        Some(_) => Some(signed_header(req, &auth, SECURITY_TOKEN_HEADER)?),
-        None => None,
-    };
+    let (action, version, token) = signed_operation(req, &auth.signed_headers)?;
     Ok(Verified {
         signer: key.signer,
         nonce: nonce.to_owned(),
         action,
         version,
         token,
+        scope_region: None,
     })
 }
 
-/// The one value of a V3 header that `SignedHeaders` lists.
+/// The `x-acs-signature-nonce` of a V3 or V4 request.
+fn header_nonce<'r>(req: &'r Signed<'_>) -> Result<&'r str, ApiError> {
+    req.header("x-acs-signature-nonce").ok_or_else(|| {
+        ApiError::with(
+            ErrorCode::IncompleteSignature,
+            "x-acs-signature-nonce is missing.",
+        )
+    })
+}
+
+/// Every host and x-acs-* header must be covered, or a proxy could change them unnoticed.
+fn all_headers_signed(req: &Signed<'_>, signed_headers: &[String]) -> Result<(), ApiError> {
+    match req.headers.iter().find(|(n, _)| {
+        let n = n.to_ascii_lowercase();
+        (n == "host" || n.starts_with("x-acs-")) && !signed_headers.contains(&n)
+    }) {
+        Some((name, _)) => Err(ApiError::with(
+            ErrorCode::IncompleteSignature,
+            format_args!("Header {name} is not signed."),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The Action, Version and SecurityToken of a verified V3 or V4 request, from its signed
+/// headers.
+fn signed_operation(
+    req: &Signed<'_>,
+    signed_headers: &[String],
+) -> Result<(String, String, Option<String>), ApiError> {
+    // Checked here again, not only by [`all_headers_signed`], because dispatching on these two
+    // is what that rule protects: relaxing it must not make an unsigned Action possible.
+    let action = signed_header(req, signed_headers, "x-acs-action")?;
+    let version = signed_header(req, signed_headers, "x-acs-version")?;
+    // Signed by that rule whenever present; read like the two above, so that a repeated
+    // header cannot sign one value and present another.
+    let token = match req.header(SECURITY_TOKEN_HEADER) {
+        Some(_) => Some(signed_header(req, signed_headers, SECURITY_TOKEN_HEADER)?),
+        None => None,
+    };
+    Ok((action, version, token))
+}
+
+/// The one value of a V3 or V4 header that `SignedHeaders` lists.
 fn signed_header(
     req: &Signed<'_>,
-    auth: &v3::Authorization,
+    signed_headers: &[String],
     name: &str,
 ) -> Result<String, ApiError> {
-    if !auth.signed_headers.iter().any(|h| h == name) {
+    if !signed_headers.iter().any(|h| h == name) {
         return Err(ApiError::with(
             ErrorCode::IncompleteSignature,
             format_args!("Header {name} must be signed."),
@@ -287,6 +321,7 @@ async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<Verified, ApiErr
         version: version.to_owned(),
         // A parameter, so signed like every other one.
         token: p.str("SecurityToken").map(str::to_owned),
+        scope_region: None,
     })
 }
 

@@ -3,7 +3,8 @@
 //! AccessKey) is never subject to RAM. A RAM user is held to the policies attached to it and
 //! to its groups; a role's STS session to the role's policies, narrowed by the session policy
 //! given to AssumeRole. Each resource the call acts on must be allowed; the first refusal
-//! answers `Forbidden.RAM` (ECS) or `NoPermission` (RAM, STS) with an `AccessDeniedDetail`
+//! answers `Forbidden.RAM` (ECS), `NoPermission` (RAM, STS) or `Forbidden.NoPermission` (KMS)
+//! with an `AccessDeniedDetail`
 //! whose `EncodedDiagnosticMessage` only this control plane can decode (RAM
 //! `DecodeDiagnosticMessage`, `axt iam explain`).
 
@@ -11,7 +12,7 @@ use axt_iam::{Attached, Context, Decision, Document, Evaluation, PolicyType, Req
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use serde::{Deserialize, Serialize};
 
-use super::{actions, ram, sts, ApiError, Ctx, ErrorCode, Principal, Product};
+use super::{actions, kms, ram, sts, ApiError, Ctx, ErrorCode, Principal, Product};
 use crate::store::InForce;
 
 /// The associated data diagnostic messages are sealed under: never an AccessKeyId.
@@ -43,6 +44,7 @@ pub async fn authorize(ctx: &Ctx<'_>) -> Result<(), ApiError> {
         Product::Ecs => actions::resources(ctx),
         Product::Ram => ram::resources(ctx),
         Product::Sts => sts::resources(ctx),
+        Product::Kms => kms::resources(ctx),
     };
     let Some(resources) = resources else {
         return Ok(());
@@ -132,6 +134,7 @@ fn denied(ctx: &Ctx<'_>, action: &str, evaluation: Evaluation) -> ApiError {
     let code = match ctx.product {
         Product::Ecs => ErrorCode::ForbiddenRam,
         Product::Ram | Product::Sts => ErrorCode::NoPermission,
+        Product::Kms => ErrorCode::KmsNoPermission,
     };
     let (principal_type, display_name) = match &ctx.caller.principal {
         Principal::Root => ("Account", ctx.caller.account_id.clone()),

@@ -125,7 +125,9 @@ error_codes! {
     PasswordNameTooLong = ("InvalidPasswordName.LengthLimitExceeded", 403, "The length of the parameter PasswordName exceeds the limit of 255 characters."),
     /// `EncryptionOptions.Mode` given while `Enabled` is false.
     EncryptionModeWhileDisabled = ("InvalidEncryptionOptionsMode.EncryptionDisabled", 403, "EncryptionOptions.Mode cannot be specified when encryption is disabled."),
-    /// A `KMSKeyId` with encryption off, with `Auto`, too long, or with control characters.
+    /// A `KMSKeyId` with encryption off, with `Auto`, too long, or with control characters;
+    /// or, with `Mode=Kms`, one that names no Enabled KMS key of the caller's account in the
+    /// session's region (unknown, Disabled, pending deletion, an alias, another account's ARN).
     InvalidKmsKeyId = ("InvalidParameter.EncryptionOptionsKMSKeyId", 403, "The specified parameter EncryptionOptions.KMSKeyId is not valid."),
     /// `Mode` other than `Auto` or `Kms`.
     InvalidEncryptionMode = ("InvalidParameter.EncryptionOptionsMode", 403, "The specified parameter EncryptionOptions.Mode is not valid."),
@@ -388,6 +390,28 @@ error_codes! {
     InstanceNotInGroup = ("InstanceNotInSecurityGroup", 403, "The instance not in the group."),
     /// LeaveSecurityGroup of the instance's only group: an instance keeps at least one.
     InstanceLastGroup = ("InstanceLastSecurityGroup", 403, "The specified security group is the last security group for the instance."),
+
+    // KMS (2016-01-20): the codes of KMS's common error table and its table of how a key's
+    // state decides each operation (Rejected.* are all 409), spelt, numbered and worded as KMS
+    // answers them. A malformed or forged CiphertextBlob, or one whose EncryptionContext
+    // differs, is `InvalidParameter` (above): KMS documents no code of its own for it.
+    /// A `KeyId` (or key ARN, or the key a CiphertextBlob names) that is no key of the caller's
+    /// account in the call's region, or a key whose deletion window has passed.
+    KmsKeyNotFound = ("Forbidden.KeyNotFound", 404, "The specified Key is not found."),
+    /// A `KeyId` of the form `alias/…`: axtlab keeps no aliases, so none is ever found.
+    KmsAliasNotFound = ("Forbidden.AliasNotFound", 404, "The specified Alias is not found."),
+    /// A RAM user or role session calls a KMS action its policies do not allow on the key (or
+    /// the key container); the body carries `AccessDeniedDetail`.
+    KmsNoPermission = ("Forbidden.NoPermission", 403, "This operation is forbidden by permission system."),
+    /// GenerateDataKey, Encrypt or Decrypt with a Disabled key.
+    KmsKeyDisabled = ("Rejected.Disabled", 409, "The request was rejected because the key state is Disabled."),
+    /// GenerateDataKey, Encrypt or Decrypt with a key pending deletion.
+    KmsKeyPendingDeletion = ("Rejected.PendingDeletion", 409, "The request was rejected because the key state is PendingDeletion."),
+    /// EnableKey, DisableKey or ScheduleKeyDeletion of a key pending deletion, or
+    /// CancelKeyDeletion of one that is not.
+    KmsStateModifiedFailed = ("Rejected.StateModifiedFailed", 409, "Keystate modified failed."),
+    /// CreateKey with `ProtectionLevel=HSM`: the lab has no hardware security module.
+    KmsUnsupportedProtectionLevel = ("Unsupported.ProtectionLevel", 400, "This protection level is not valid for this region."),
 }
 
 /// An error an OpenAPI caller sees.

@@ -5,13 +5,14 @@ mod actions;
 mod auth;
 mod authz;
 mod error;
+pub(crate) mod kms;
 mod params;
 mod ram;
 mod sts;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
-use axt_proto::openapi::{parse_form, Params, API_VERSION, RAM_VERSION, STS_VERSION};
+use axt_proto::openapi::{parse_form, Params, API_VERSION, KMS_VERSION, RAM_VERSION, STS_VERSION};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, ConnectInfo, State},
@@ -44,6 +45,9 @@ pub struct Ctx<'a> {
     pub client_ip: String,
     /// The `Host` the caller addressed, used as the RegionEndpoint.
     pub host: String,
+    /// The region a signature V4 credential scope names (signed, so the caller's own word);
+    /// `None` for V1 and V3, which name none. KMS acts there when given no `RegionId`.
+    pub scope_region: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -132,6 +136,7 @@ async fn handle(
             let (host_id, name) = match product {
                 Some(Product::Ram) => ("ram.aliyuncs.com", "Ram"),
                 Some(Product::Sts) => ("sts.aliyuncs.com", "Sts"),
+                Some(Product::Kms) => ("kms.aliyuncs.com", "Kms"),
                 _ => (shared.config.host_id.as_str(), "Ecs"),
             };
             (e.status(), e.body(&request_id, host_id, name))
@@ -177,6 +182,8 @@ async fn process(
     }
     let mut params = Params::new();
     parse_form(uri.query().unwrap_or(""), &mut params);
+    // Signature V4 covers the query alone (the body by its hash), so it is kept apart.
+    let query = params.clone();
     let is_form = headers.iter().any(|(n, v)| {
         n.eq_ignore_ascii_case("content-type") && v.starts_with("application/x-www-form-urlencoded")
     });
@@ -187,6 +194,7 @@ async fn process(
         method: method.as_str(),
         path: uri.path(),
         params: &params,
+        query: &query,
         headers,
         body,
     };
@@ -195,6 +203,7 @@ async fn process(
         caller,
         action,
         version,
+        scope_region,
     } = auth::authenticate(shared, &signed).await?;
     action.clone_into(action_out);
     // One listener serves every product; the signed Version says which one is asked.
@@ -202,6 +211,7 @@ async fn process(
         API_VERSION => Product::Ecs,
         RAM_VERSION => Product::Ram,
         STS_VERSION => Product::Sts,
+        KMS_VERSION => Product::Kms,
         _ => return Err(ApiError::from(ErrorCode::InvalidVersion)),
     };
     *product_out = Some(product);
@@ -219,12 +229,14 @@ async fn process(
         request_id: request_id.to_owned(),
         client_ip: peer.ip().to_string(),
         host,
+        scope_region,
     };
     authz::authorize(&ctx).await?;
     match product {
         Product::Ecs => actions::dispatch(&ctx).await,
         Product::Ram => ram::dispatch(&ctx).await,
         Product::Sts => sts::dispatch(&ctx).await,
+        Product::Kms => kms::dispatch(&ctx).await,
     }
 }
 
@@ -237,6 +249,8 @@ pub enum Product {
     Ram,
     /// STS, `2015-04-01`.
     Sts,
+    /// KMS, `2016-01-20`.
+    Kms,
 }
 
 impl Product {
@@ -246,6 +260,7 @@ impl Product {
             Self::Ecs => "ecs",
             Self::Ram => "ram",
             Self::Sts => "sts",
+            Self::Kms => "kms",
         }
     }
 }

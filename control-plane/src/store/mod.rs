@@ -8,6 +8,7 @@ mod activations;
 mod dispatch;
 mod idempotency;
 mod instances;
+mod kms;
 pub mod private;
 pub mod ram;
 mod security_groups;
@@ -25,6 +26,7 @@ pub use accounts::{AccessKey, AccessKeyRef, KeySummary};
 pub use activations::{Activation, NewActivation, RegistrationError};
 pub use idempotency::Idempotency;
 pub use instances::{Instance, InstanceFilter, NewInstance};
+pub use kms::{blob_key_id, KeyState, KmsKey, NewKmsKey};
 pub use ram::{InForce, RoleRow};
 pub use security_groups::{
     security_group_id, Membership, NewSecurityGroup, RuleSpec, SecurityGroup, SecurityGroupFilter,

@@ -5,7 +5,9 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use axt_proto::{
-    internal::{AgentHeartbeat, ChannelSpecRequest, DeregisterAgent, RegisterAgent},
+    internal::{
+        AgentHeartbeat, ChannelSpecRequest, DecryptDataKey, DeregisterAgent, RegisterAgent,
+    },
     luban::{
         unwrap_public_key, HeartbeatResponse, RegisterRequest, RegisterResponse, TaskListResponse,
     },
@@ -196,6 +198,42 @@ pub async fn session_status(
         .report(&shared, &agent.instance_id, &channel_id, result)
         .await;
     Json(json!({"code": 200}))
+}
+
+/// The body of `POST /luban/api/v1/kms/decrypt`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DecryptRequest {
+    ciphertext_blob: String,
+}
+
+/// `POST /luban/api/v1/kms/decrypt?channelId=` with `{"ciphertextBlob": …}`: the data key of the
+/// agent's Mode Kms session (docs/encryption.md §2), which the agent cannot ask KMS for itself.
+/// The gateway vouches for the instance (its identity headers); the control plane decides.
+/// Answered `{"code": 200, "plaintext": base64}` or `{"code": 4xx|5xx, "errMsg": …}`.
+pub async fn kms_decrypt(
+    State(shared): State<Arc<Shared>>,
+    agent: Verified,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Json<Value> {
+    let refuse = |code: u16, why: String| Json(json!({"code": code, "errMsg": why}));
+    let Ok(DecryptRequest { ciphertext_blob }) = serde_json::from_slice(&body) else {
+        return refuse(400, "the body must be {\"ciphertextBlob\": …}".into());
+    };
+    let request = DecryptDataKey {
+        channel_id: query.get("channelId").cloned().unwrap_or_default(),
+        instance_id: agent.instance_id.clone(),
+        ciphertext_blob,
+    };
+    match shared.cp.call(&request).await {
+        Ok(key) => Json(json!({"code": 200, "plaintext": key.plaintext_base64})),
+        Err(CpError::Refused(refusal)) => {
+            tracing::warn!(instance_id = %agent.instance_id, channel_id = %request.channel_id, %refusal, "data key refused");
+            refuse(refusal.code.status(), refusal.message)
+        }
+        Err(CpError::Unavailable(why)) => refuse(503, why),
+    }
 }
 
 pub async fn task_list(agent: Verified) -> Json<TaskListResponse> {

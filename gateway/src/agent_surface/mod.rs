@@ -1,6 +1,7 @@
 //! The agents' side of the gateway, `/luban/*`: registration and the HTTP calls of a running
-//! agent (heart-beat, task and session lists, result reports, and the start-up calls the stock
-//! agent makes), plus the two WebSockets, the kick channel and the data channel.
+//! agent (heart-beat, task and session lists, result reports, the data key of a KMS-encrypted
+//! session, and the start-up calls the stock agent makes), plus the two WebSockets, the kick
+//! channel and the data channel.
 
 mod api;
 pub mod identity;
@@ -26,6 +27,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/luban/api/v1/session/list", post(api::session_list))
         .route("/luban/api/v1/session/status", post(api::session_status))
         .route("/luban/api/v1/task/list", post(api::task_list))
+        .route("/luban/api/v1/kms/decrypt", post(api::kms_decrypt))
         .route("/luban/api/v1/update/update_check", post(api::update_check))
         .route("/luban/api/metrics", post(api::acknowledge))
         .route(

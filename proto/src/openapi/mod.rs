@@ -29,5 +29,8 @@ pub const RAM_VERSION: &str = "2015-05-01";
 /// The API version of STS (AssumeRole, GetCallerIdentity).
 pub const STS_VERSION: &str = "2015-04-01";
 
+/// The API version of KMS (keys, data keys, Encrypt and Decrypt).
+pub const KMS_VERSION: &str = "2016-01-20";
+
 /// The timestamp format of `Timestamp` (V1) and `x-acs-date` (V3): UTC, whole seconds, `Z`.
 pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";

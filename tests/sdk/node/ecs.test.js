@@ -43,10 +43,15 @@ for (const [id, algorithm] of ALGORITHMS) {
     const again = (await client.startTerminalSession(request)).body;
     assert.equal(again.sessionId, first.sessionId);
 
-    // EncryptionOptions goes out "shrunk", as one JSON text (StartTerminalSessionShrinkRequest).
-    const encrypted = (await client.startTerminalSession(new ecs.StartTerminalSessionRequest({
+    // EncryptionOptions goes out "shrunk", as one JSON text (StartTerminalSessionShrinkRequest),
+    // signed whole: it arrives intact, refused only because no KMS key has that id.
+    await refused(client.startTerminalSession(new ecs.StartTerminalSessionRequest({
       regionId: REGION, instanceId: [instance],
       encryptionOptions: new ecs.StartTerminalSessionRequestEncryptionOptions({ enabled: true, mode: 'Kms', KMSKeyId: 'key-abc 1/2+3*~' }),
+    })), 403, 'InvalidParameter.EncryptionOptionsKMSKeyId');
+    const encrypted = (await client.startTerminalSession(new ecs.StartTerminalSessionRequest({
+      regionId: REGION, instanceId: [instance],
+      encryptionOptions: new ecs.StartTerminalSessionRequestEncryptionOptions({ enabled: true, mode: 'Auto' }),
     }))).body;
     assert.notEqual(encrypted.sessionId, first.sessionId);
 

@@ -1,12 +1,13 @@
 //! StartTerminalSession: every check of the documented service, in order, then one session
-//! record with a hashed SecurityToken and the gateway URL the client will open.
+//! record with a hashed SecurityToken and the gateway URL the client will open. An encrypted
+//! session's answer carries `AxtlabAgentPublicKey` too (docs/encryption.md §3).
 
 use axt_proto::status::SessionState;
 use serde_json::{json, Value};
 
 use super::{assistant::supports_session_manager, security_groups};
 use crate::{
-    api::{ApiError, Args, Ctx, ErrorCode},
+    api::{kms, ApiError, Args, Ctx, ErrorCode},
     ids,
     store::{self, Idempotency, NewSession, Session},
     version,
@@ -202,6 +203,11 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         return Err(ApiError::from(ErrorCode::SessionManagerDisabled));
     }
     let req = parse(&ctx.args, config.max_instances_per_session)?;
+    if let Some(reference) = kms_key_id(&req) {
+        // The key must exist and be usable now; the agent's data key is decrypted later only
+        // while it still is (internal DecryptDataKey).
+        kms::session_key(ctx, region, reference).await?;
+    }
     let base_url = match req.connection_type.as_str() {
         "Intranet" => config
             .gateway_intranet_url
@@ -232,7 +238,9 @@ pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
             store
                 .add_session_token(&session.id, &ids::hash_secret(&security_token))
                 .await?;
-            Ok(answer(&session.id, &security_token, base_url))
+            let agent_key =
+                agent_key(ctx, session.encryption.is_some(), &session.instance_id).await?;
+            Ok(answer(&session.id, &security_token, base_url, agent_key))
         }
         Idempotency::Fresh => {
             let result = create(ctx, region, req, base_url).await;
@@ -323,6 +331,7 @@ async fn create(
     base_url: &str,
 ) -> Result<Value, ApiError> {
     let shared = ctx.shared;
+    let agent_key = agent_key(ctx, req.encryption.is_some(), &req.instance_ids[0]).await?;
     let security_token = ids::security_token();
     let now = store::now();
     let session = Session {
@@ -362,16 +371,46 @@ async fn create(
         };
         shared.store.insert_session(&new).await?;
         ctx.audit(&new.session.id).await?;
-        Ok(answer(&new.session.id, &security_token, base_url))
+        Ok(answer(
+            &new.session.id,
+            &security_token,
+            base_url,
+            agent_key,
+        ))
     }
 }
 
-fn answer(session_id: &str, token: &str, base_url: &str) -> Value {
+/// `KMSKeyId` of a Mode Kms request.
+fn kms_key_id(req: &Request) -> Option<&str> {
+    let options = req.encryption.as_ref()?;
+    (options["Mode"] == "Kms").then(|| options["KMSKeyId"].as_str())?
+}
+
+/// The PEM of the registered identity key of the session's (first) instance, for an encrypted
+/// session: the client takes the agent's identity from the control plane, never the gateway.
+async fn agent_key(
+    ctx: &Ctx<'_>,
+    encrypted: bool,
+    instance_id: &str,
+) -> Result<Option<String>, ApiError> {
+    if !encrypted {
+        return Ok(None);
+    }
+    let instance = ctx.shared.store.instance(instance_id).await?;
+    Ok(instance.and_then(|i| i.agent_public_key))
+}
+
+fn answer(session_id: &str, token: &str, base_url: &str, agent_key: Option<String>) -> Value {
     let url = format!(
         "{}/session?sessionId={session_id}&token={token}",
         base_url.trim_end_matches('/')
     );
-    json!({"SessionId": session_id, "SecurityToken": token, "WebSocketUrl": url})
+    let mut answer = json!({"SessionId": session_id, "SecurityToken": token, "WebSocketUrl": url});
+    if let Some(pem) = agent_key {
+        // Beside the documented fields: the SDKs ignore a field they do not know.
+        answer["AxtlabAgentPublicKey"] = pem.into();
+    }
+    answer
 }
 
 /// A digest of the business parameters, to tell a retry from a different call with the same

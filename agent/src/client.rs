@@ -113,6 +113,13 @@ impl Client {
         self.inner.signer.as_ref().map(Signer::instance_id)
     }
 
+    /// Signs an end-to-end key exchange's transcript with the identity key; `None` before
+    /// registration, when there is no key.
+    pub fn sign_transcript(&self, transcript: &[u8]) -> Option<Result<Vec<u8>, IdentityError>> {
+        let signer = self.inner.signer.as_ref()?;
+        Some(signer.sign_transcript(transcript))
+    }
+
     /// `http(s)://<server><path>`; `path` includes its query.
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.inner.plain { "http" } else { "https" };

@@ -127,6 +127,17 @@ pub struct RunArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_sessions: u32,
+
+    /// The message type of key-exchange frames on the data channel (docs/encryption.md §1).
+    /// The stock agent's value is not public, so it is a setting, to be the same here, on the
+    /// gateway and in `axt`. At least 7: lower values are the framings' own types.
+    #[arg(
+        long,
+        env = "AXT_KEY_EXCHANGE_MESSAGE_TYPE",
+        default_value_t = axt_proto::e2e::DEFAULT_KEY_EXCHANGE_TYPE,
+        value_parser = clap::value_parser!(u32).range(7..)
+    )]
+    pub key_exchange_message_type: u32,
 }
 
 /// Reads a secret option.
@@ -216,6 +227,21 @@ mod tests {
         assert_eq!(run(&[]).unwrap(), 128);
         assert_eq!(run(&["--max-sessions", "2"]).unwrap(), 2);
         assert!(run(&["--max-sessions", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_key_exchange_type_defaults_to_10_and_avoids_the_framings_own() {
+        let run = |extra: &[&str]| {
+            let mut argv = vec!["axt-agent", "run", "--state-dir", "/x"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).map(|cli| match cli.command {
+                Command::Run(args) => args.key_exchange_message_type,
+                _ => panic!("not run"),
+            })
+        };
+        assert_eq!(run(&[]).unwrap(), 10);
+        assert_eq!(run(&["--key-exchange-message-type", "42"]).unwrap(), 42);
+        assert!(run(&["--key-exchange-message-type", "5"]).is_err());
     }
 
     #[test]

@@ -4,8 +4,10 @@
 use std::net::IpAddr;
 
 /// The agent version this build reports in `User-Agent` and registration. The control plane
-/// gates Session Manager on ≥ 2.2.3.256, so the emulated agent claims a version past it.
-pub const AGENT_VERSION: &str = "2.3.0.1";
+/// gates Session Manager on ≥ 2.2.3.256 and encrypted sessions on ≥ 2.4.3.0
+/// (`--min-agent-version-encryption`), so the emulated agent, which speaks the newer stock
+/// agent's key exchange, claims a version past both.
+pub const AGENT_VERSION: &str = "2.4.3.1";
 
 /// `User-Agent` of every request: `<goos>_<goarch>/<version>`, as the stock agent writes it.
 pub fn user_agent() -> String {
@@ -96,7 +98,8 @@ mod tests {
     #[test]
     fn facts_have_the_stock_shapes() {
         assert!(user_agent().starts_with("linux_"), "{}", user_agent());
-        assert!(user_agent().ends_with("/2.3.0.1"));
+        assert!(user_agent().ends_with(&format!("/{AGENT_VERSION}")));
+        assert_eq!(AGENT_VERSION, "2.4.3.1");
         assert_eq!(machine_id(Some("kept".into())), "kept");
         let generated = machine_id(None);
         assert!(generated.len() >= 32, "{generated}");

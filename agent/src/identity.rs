@@ -32,6 +32,12 @@ impl Signer {
         &self.instance_id
     }
 
+    /// Signs an end-to-end key exchange's transcript with the identity key (docs/encryption.md
+    /// §3), which the control plane vouches for to the client.
+    pub fn sign_transcript(&self, transcript: &[u8]) -> Result<Vec<u8>, IdentityError> {
+        axt_proto::e2e::authenticated::sign_transcript(&self.key, transcript)
+    }
+
     /// The headers of one request: a new request id and timestamp each call, since the
     /// server refuses a request id it has seen.
     pub fn headers(&self) -> Result<Vec<(&'static str, String)>, IdentityError> {

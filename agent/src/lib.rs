@@ -6,7 +6,9 @@
 //! heart-beats, keeps the kick channel, and on `kick_vm session start <channel>` pulls the
 //! session spec, opens the data channel and runs a shell on a PTY as the requested user, or
 //! relays a TCP connection to a port, until the shell exits, the gateway stops it or the
-//! channel goes idle; then it reports the result.
+//! channel goes idle; then it reports the result. A shell session whose spec asks for
+//! encryption first runs a key exchange with the client, inside the data channel, and then
+//! carries only ciphertext (docs/encryption.md).
 //!
 //! # Layout
 //!
@@ -69,6 +71,7 @@ pub async fn run(args: config::RunArgs, shutdown: impl Future<Output = ()>) -> a
                 default_user: args.default_user,
             },
             deny: session::deny::DenyList::new(&args.deny),
+            key_exchange_type: args.key_exchange_message_type,
         },
         args.max_sessions as usize,
         token.clone(),

@@ -36,7 +36,7 @@ async fn register_writes_private_state_and_a_refusal_writes_nothing() {
         (body.activation_id.as_str(), body.region_id.as_str()),
         ("act-test", "cn-test")
     );
-    assert_eq!(body.agent_version, "2.3.0.1");
+    assert_eq!(body.agent_version, "2.4.3.1");
     let read = |name: &str| std::fs::read_to_string(state.join(name)).unwrap();
     assert_eq!(read("instance-id").trim(), "i-claimed1");
     assert_eq!(read("machine-id").trim(), body.machine_id);
@@ -98,7 +98,7 @@ async fn heartbeats_and_upgrades_carry_a_valid_identity() {
     assert_eq!(id.instance_id, "mi-test000001");
     identity::verify(&public, machine.trim(), &id).unwrap();
     let ua = headers["user-agent"].to_str().unwrap();
-    assert!(ua.starts_with("linux_") && ua.ends_with("/2.3.0.1"), "{ua}");
+    assert!(ua.starts_with("linux_") && ua.ends_with("/2.4.3.1"), "{ua}");
     for key in [
         "uptime",
         "timestamp",

@@ -49,6 +49,8 @@ pub struct DataChannel {
     channel_id: String,
     ws: Ws,
     seq: i64,
+    /// Key-exchange frames are numbered apart, so that Output numbers stay gap-free.
+    key_exchange_seq: i64,
 }
 
 impl DataChannel {
@@ -67,6 +69,7 @@ impl DataChannel {
             channel_id: channel_id.to_owned(),
             ws,
             seq: 0,
+            key_exchange_seq: 0,
         };
         channel.ping().await?;
         info!("data channel open");
@@ -105,6 +108,23 @@ impl DataChannel {
             payload,
         );
         self.seq += 1;
+        self.ws.send(Message::binary(frame.encode()?)).await?;
+        Ok(())
+    }
+
+    /// Sends one key-exchange frame, of message type `kind` (`--key-exchange-message-type`).
+    pub async fn send_key_exchange(
+        &mut self,
+        kind: u32,
+        payload: Vec<u8>,
+    ) -> Result<(), ClientError> {
+        let frame = AgentFrame::new(
+            AgentMessageType::from_code(kind),
+            &self.channel_id,
+            self.key_exchange_seq,
+            payload,
+        );
+        self.key_exchange_seq += 1;
         self.ws.send(Message::binary(frame.encode()?)).await?;
         Ok(())
     }

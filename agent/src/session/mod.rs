@@ -4,7 +4,9 @@
 //! # Layout
 //!
 //! - [`pull`]: session/list (and the start-up task list) with the stock agent's retries.
-//! - [`task`]: one session: data channel, runner, relay loop, result report.
+//! - [`task`]: one session: data channel, key exchange, runner, result report.
+//! - [`relay`]: the relay loop of a running session.
+//! - [`e2e`]: end-to-end encrypted sessions: the key exchange and the protection of data.
 //! - [`channel`]: the data channel's frames, sequence numbers and reconnection.
 //! - [`runner`]: the shell-or-port interface the relay loop drives.
 //! - [`shell`], [`user`], [`env`], [`chunk`]: PTY shells, who they run as, the environment
@@ -15,10 +17,12 @@
 pub mod channel;
 pub mod chunk;
 pub mod deny;
+pub mod e2e;
 pub mod env;
 pub mod pacing;
 pub mod port;
 pub mod pull;
+pub mod relay;
 pub mod runner;
 pub mod shell;
 pub mod task;
@@ -53,6 +57,8 @@ pub struct Context {
     pub users: user::UserPolicy,
     /// Where forwards may not go.
     pub deny: deny::DenyList,
+    /// The message type of key-exchange frames (`--key-exchange-message-type`).
+    pub key_exchange_type: u32,
 }
 
 /// The agent's sessions; cheap to clone.

@@ -1,39 +1,23 @@
 //! One session, from its spec to its result report: open the data channel, start the shell
 //! or dial the target, relay until something ends it, report, close.
 
-use std::time::Duration;
-
-use axt_proto::{
-    agent_frame::{AgentMessageType, MAX_CHANNEL_ID},
-    spec::SessionSpec,
-    status::{parse_rate, AgentResult},
-};
+use axt_proto::{agent_frame::MAX_CHANNEL_ID, spec::SessionSpec, status::AgentResult};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::{
-    channel::{DataChannel, Inbound, Redial},
+    channel::DataChannel,
     chunk::SHELL_CHUNK,
+    e2e::{self, handshake},
     pacing::Pacer,
     port::{self, Port},
+    relay::{self, Protection},
     runner::{Event, Runner},
     shell::{self, Shell},
     Context,
 };
-use crate::{
-    client::{query, Client},
-    kick::KEEPALIVE,
-};
-
-/// No valid inbound frame for this long ends the session with `Timeout`, as on the stock
-/// agent (a client's keep-alive Inputs keep it open).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
-/// No session lasts longer (`Timeout`), as on the stock agent.
-const MAX_SESSION: Duration = Duration::from_secs(3 * 3600);
-/// After the shell exits, how long its last output may take to drain from the PTY before the
-/// session ends anyway (a background job holding the terminal keeps it from hanging up).
-const EXIT_GRACE: Duration = Duration::from_secs(2);
+use crate::client::{query, Client};
 
 /// A session that has ended but not reported yet.
 pub struct Ended {
@@ -97,6 +81,13 @@ async fn serve(
         // reports the same result without a useless connection.
         return (AgentResult::ProcessDataError, None);
     }
+    let encryption = e2e::encryption(spec);
+    if encryption.is_some() && spec.is_port_forward() {
+        // The control plane never asks for it (the bytes of a forward are the application's
+        // to protect); a spec that does is not run in the clear.
+        warn!("an encrypted port forward refused: only shell sessions are encrypted");
+        return (e2e::key_exchange_failed(), None);
+    }
     let mut channel = match DataChannel::open(&ctx.client, &spec.channel_id).await {
         Ok(channel) => channel,
         Err(e) => {
@@ -104,18 +95,6 @@ async fn serve(
             return (AgentResult::OpenChannelFailed, None);
         }
     };
-    // Frames the gateway sends while the runner starts are not read yet: they wait in the
-    // socket and are applied, in order, once there is a PTY or a connection to apply them to.
-    let (mut runner, mut events) = match start(ctx, spec).await {
-        Ok(started) => started,
-        Err(result) => return (result, Some(channel)),
-    };
-    // Ready: an empty Output tells the gateway it may stop holding the client's input. The
-    // stock agent gives no such signal (so gateways hold input until its first output, or
-    // 1.5 s); for a port session, whose target may say nothing first, this saves that wait.
-    if let Err(e) = channel.send_output(Vec::new()).await {
-        warn!(error = %e, "signalling readiness failed");
-    }
     // A Status 7 frame may later impose a rate on an unlimited port session; its pacer's bucket
     // is then one larger chunk, which changes the burst, not the average rate.
     let chunk = if spec.is_port_forward() {
@@ -123,10 +102,60 @@ async fn serve(
     } else {
         SHELL_CHUNK
     };
-    let pacer = Pacer::new(spec.flow_limit, chunk, Instant::now());
-    let result = relay(&mut channel, &mut runner, &mut events, pacer, stop).await;
+    let mut pacer = Pacer::new(spec.flow_limit, chunk, Instant::now());
+    // An encrypted session is ready for its key exchange at once, and the shell starts only
+    // after it, as on the stock agent.
+    let mut secured = None;
+    if let Some(mode) = encryption {
+        ready(&mut channel).await;
+        match handshake::run(ctx, &mut channel, spec, mode, &mut pacer, stop).await {
+            Ok(done) => secured = Some(done),
+            Err(result) => return (result, Some(channel)),
+        }
+    }
+    // Frames the gateway sends while the runner starts are not read yet: they wait in the
+    // socket and are applied, in order, once there is a PTY or a connection to apply them to.
+    let (mut runner, mut events) = match start(ctx, spec).await {
+        Ok(started) => started,
+        Err(result) => return (result, Some(channel)),
+    };
+    let cipher = match secured {
+        Some(done) => {
+            if let Some((cols, rows)) = done.size {
+                runner.resize(cols, rows);
+            }
+            Some(done.cipher)
+        }
+        None => {
+            ready(&mut channel).await;
+            None
+        }
+    };
+    let protection = Protection {
+        cipher,
+        key_exchange_type: ctx.key_exchange_type,
+    };
+    let result = relay::run(
+        &mut channel,
+        &mut runner,
+        &mut events,
+        pacer,
+        protection,
+        stop,
+    )
+    .await;
     runner.terminate().await;
     (result, Some(channel))
+}
+
+/// Ready: an empty Output tells the gateway it may stop holding the client's input. The stock
+/// agent gives no such signal (so gateways hold input until its first output, or 1.5 s); for a
+/// port session, whose target may say nothing first, and for a key exchange, whose ClientHello
+/// is held with the input, this saves that wait.
+async fn ready(channel: &mut DataChannel) {
+    if let Err(e) = channel.send_output(Vec::new()).await {
+        warn!(error = %e, "signalling readiness failed");
+    }
 }
 
 /// Starts the shell or dials the target.
@@ -171,149 +200,5 @@ async fn start(
             warn!(error = %e, "shell start panicked");
             Err(AgentResult::OpenPtyFailed)
         }
-    }
-}
-
-/// What one turn of the relay loop decided.
-enum Step {
-    Continue,
-    /// The connection is gone: redial.
-    Lost(String),
-    End(AgentResult),
-}
-
-/// The relay loop: frames in, output out (paced), keepalives, timeouts, stop.
-async fn relay(
-    channel: &mut DataChannel,
-    runner: &mut Runner,
-    events: &mut mpsc::Receiver<Event>,
-    mut pacer: Pacer,
-    stop: &CancellationToken,
-) -> AgentResult {
-    // An output chunk waiting for its pacing slot. While one waits, `events` is not polled:
-    // that is where pacing turns into back-pressure on the runner.
-    let mut pending: Option<(Vec<u8>, Instant)> = None;
-    let mut idle_deadline = Instant::now() + IDLE_TIMEOUT;
-    let hard_deadline = Instant::now() + MAX_SESSION;
-    let mut exit_deadline: Option<Instant> = None;
-    let mut keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE, KEEPALIVE);
-    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let far = hard_deadline + Duration::from_secs(1);
-    loop {
-        let step = tokio::select! {
-            inbound = channel.recv() => match inbound {
-                Inbound::Frame(frame) => {
-                    idle_deadline = Instant::now() + IDLE_TIMEOUT;
-                    match frame.kind {
-                        AgentMessageType::Input => tokio::select! {
-                            // A full input queue parks the loop here (see INPUT_QUEUE).
-                            _ = runner.input(frame.payload) => Step::Continue,
-                            () = stop.cancelled() => Step::End(AgentResult::Notified),
-                        },
-                        AgentMessageType::SetSize => {
-                            resize(runner, &frame.payload);
-                            Step::Continue
-                        }
-                        AgentMessageType::Status => {
-                            retune(&mut pacer, &frame.payload);
-                            Step::Continue
-                        }
-                        AgentMessageType::CloseChannel if runner.close_input() => Step::Continue,
-                        AgentMessageType::CloseChannel => Step::End(AgentResult::Ok),
-                        other => {
-                            debug!(kind = other.code(), "frame type ignored");
-                            Step::Continue
-                        }
-                    }
-                }
-                Inbound::Lost(why) => Step::Lost(why),
-            },
-            event = events.recv(), if pending.is_none() => match event {
-                Some(Event::Output(bytes)) => {
-                    let now = Instant::now();
-                    let wait = pacer.reserve(bytes.len(), now);
-                    if wait.is_zero() {
-                        send(channel, bytes, stop).await
-                    } else {
-                        pending = Some((bytes, now + wait));
-                        Step::Continue
-                    }
-                }
-                Some(Event::Ended(result)) => Step::End(result),
-                None => Step::End(AgentResult::Ok),
-            },
-            () = tokio::time::sleep_until(pending.as_ref().map_or(far, |(_, at)| *at)), if pending.is_some() => {
-                match pending.take() {
-                    Some((bytes, _)) => send(channel, bytes, stop).await,
-                    None => Step::Continue,
-                }
-            }
-            _ = keepalive.tick() => match channel.ping().await {
-                Ok(()) => Step::Continue,
-                Err(e) => Step::Lost(e.to_string()),
-            },
-            () = runner.exited(), if exit_deadline.is_none() => {
-                exit_deadline = Some(Instant::now() + EXIT_GRACE);
-                Step::Continue
-            }
-            () = tokio::time::sleep_until(exit_deadline.unwrap_or(far)), if exit_deadline.is_some() => {
-                debug!("the shell exited but its terminal stayed open");
-                Step::End(AgentResult::Ok)
-            }
-            () = tokio::time::sleep_until(idle_deadline) => Step::End(AgentResult::Timeout),
-            () = tokio::time::sleep_until(hard_deadline) => Step::End(AgentResult::Timeout),
-            () = stop.cancelled() => Step::End(AgentResult::Notified),
-        };
-        match step {
-            Step::Continue => {}
-            Step::End(result) => return result,
-            Step::Lost(why) => {
-                warn!(%why, "data channel lost");
-                match channel.reconnect(stop).await {
-                    Ok(()) => {}
-                    Err(Redial::Stopped) => return AgentResult::Notified,
-                    Err(Redial::GaveUp) => return AgentResult::Timeout,
-                }
-            }
-        }
-    }
-}
-
-/// Sends one Output frame, unless the session is stopped while the socket is full.
-async fn send(channel: &mut DataChannel, bytes: Vec<u8>, stop: &CancellationToken) -> Step {
-    tokio::select! {
-        sent = channel.send_output(bytes) => match sent {
-            Ok(()) => Step::Continue,
-            Err(e) => Step::Lost(e.to_string()),
-        },
-        () = stop.cancelled() => Step::End(AgentResult::Notified),
-    }
-}
-
-/// Applies a set_size payload, JSON `{"cols":N,"rows":N}`; a missing field is 0, as on the
-/// stock agent, and anything else is ignored.
-fn resize(runner: &Runner, payload: &[u8]) {
-    #[derive(serde::Deserialize)]
-    #[serde(default)]
-    #[derive(Default)]
-    struct Size {
-        cols: u64,
-        rows: u64,
-    }
-    match serde_json::from_slice::<Size>(payload) {
-        Ok(size) => {
-            let clamp = |n: u64| u16::try_from(n).unwrap_or(u16::MAX);
-            runner.resize(clamp(size.cols), clamp(size.rows));
-        }
-        Err(e) => warn!(error = %e, "set_size that is not JSON ignored"),
-    }
-}
-
-/// Applies a Status frame: code 7 retunes the send rate; others are ignored.
-fn retune(pacer: &mut Pacer, payload: &[u8]) {
-    match parse_rate(payload) {
-        Some(rate) if pacer.retune(rate, Instant::now()) => debug!(rate, "send rate retuned"),
-        Some(rate) => warn!(rate, "send rate below the floor ignored"),
-        None => debug!(code = payload.first().copied(), "status frame ignored"),
     }
 }

@@ -8,7 +8,6 @@ use std::{
 };
 
 use axt_proto::{
-    agent_frame::{set_size_payload, AgentFrame, AgentMessageType},
     luban::{HeartbeatResponse, RegisterRequest, RegisterResponse, TaskListResponse},
     spec::SessionSpec,
 };
@@ -24,7 +23,11 @@ use axum::{
 };
 use tokio::sync::mpsc;
 
-use super::WAIT;
+use super::{
+    data::DataSocket,
+    kms::{self, DataKeys},
+    WAIT,
+};
 
 /// What the agent did.
 pub enum Event {
@@ -45,12 +48,19 @@ pub enum Event {
         socket: WebSocket,
         headers: HeaderMap,
     },
+    /// A KMS data key decryption (`/luban/api/v1/kms/decrypt`).
+    KmsDecrypt {
+        channel: String,
+        blob: String,
+        headers: HeaderMap,
+    },
 }
 
 #[derive(Clone)]
-struct Shared {
-    events: mpsc::UnboundedSender<Event>,
+pub(super) struct Shared {
+    pub(super) events: mpsc::UnboundedSender<Event>,
     specs: Arc<Mutex<HashMap<String, SessionSpec>>>,
+    pub(super) data_keys: DataKeys,
 }
 
 /// The test server.
@@ -59,6 +69,7 @@ pub struct Luban {
     events: mpsc::UnboundedReceiver<Event>,
     held: VecDeque<Event>,
     specs: Arc<Mutex<HashMap<String, SessionSpec>>>,
+    data_keys: DataKeys,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -72,9 +83,11 @@ impl Luban {
     pub async fn start() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let specs = Arc::new(Mutex::new(HashMap::new()));
+        let data_keys = DataKeys::default();
         let shared = Shared {
             events: tx,
             specs: specs.clone(),
+            data_keys: data_keys.clone(),
         };
         let app = Router::new()
             .route("/luban/api/instance/register", post(on_register))
@@ -84,6 +97,7 @@ impl Luban {
             .route("/luban/api/v1/session/status", post(status))
             .route("/luban/notify_server", any(notify))
             .route("/luban/session/backend", any(backend))
+            .route("/luban/api/v1/kms/decrypt", post(kms::decrypt))
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -95,6 +109,7 @@ impl Luban {
             events: rx,
             held: VecDeque::new(),
             specs,
+            data_keys,
             server,
         }
     }
@@ -102,6 +117,11 @@ impl Luban {
     /// What session/list answers for `channel`.
     pub fn set_spec(&self, channel: &str, spec: SessionSpec) {
         self.specs.lock().unwrap().insert(channel.into(), spec);
+    }
+
+    /// What kms/decrypt answers for `blob`: `plaintext` (base64); other blobs are refused.
+    pub fn set_data_key(&self, blob: &str, plaintext: &str) {
+        self.data_keys.set(blob, plaintext);
     }
 
     /// The first event (in arrival order) `pick` accepts; the others stay for later waits.
@@ -158,14 +178,7 @@ impl Luban {
                     socket,
                     headers,
                     channel,
-                } => (
-                    DataSocket {
-                        socket,
-                        channel,
-                        seq: 0,
-                    },
-                    headers,
-                ),
+                } => (DataSocket::new(socket, channel), headers),
                 _ => unreachable!(),
             },
         )
@@ -282,61 +295,4 @@ async fn backend(
             headers,
         });
     })
-}
-
-/// The server's end of a data channel.
-pub struct DataSocket {
-    pub socket: WebSocket,
-    pub channel: String,
-    seq: i64,
-}
-
-impl DataSocket {
-    pub async fn send(&mut self, kind: AgentMessageType, payload: &[u8]) {
-        let frame = AgentFrame::new(kind, &self.channel, self.seq, payload.to_vec());
-        self.seq += 1;
-        self.socket
-            .send(Message::Binary(frame.encode().unwrap().into()))
-            .await
-            .unwrap();
-    }
-
-    pub async fn input(&mut self, text: &str) {
-        self.send(AgentMessageType::Input, text.as_bytes()).await;
-    }
-
-    pub async fn set_size(&mut self, cols: u16, rows: u16) {
-        self.send(AgentMessageType::SetSize, &set_size_payload(cols, rows))
-            .await;
-    }
-
-    /// Reads Output frames until their text contains `needle`; returns the frames.
-    pub async fn output_until(&mut self, needle: &str) -> Vec<AgentFrame> {
-        let mut frames = Vec::new();
-        let mut text = Vec::new();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !String::from_utf8_lossy(&text).contains(needle) {
-            let message = tokio::time::timeout_at(deadline, self.socket.recv())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "timed out waiting for {needle:?}; got {:?}",
-                        String::from_utf8_lossy(&text)
-                    )
-                })
-                .unwrap_or_else(|| {
-                    panic!(
-                        "data channel closed before {needle:?}; got {:?}",
-                        String::from_utf8_lossy(&text)
-                    )
-                })
-                .unwrap();
-            if let Message::Binary(bytes) = message {
-                let frame = AgentFrame::decode(&bytes).unwrap();
-                text.extend_from_slice(&frame.payload);
-                frames.push(frame);
-            }
-        }
-        frames
-    }
 }

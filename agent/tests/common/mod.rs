@@ -1,8 +1,12 @@
-//! Shared by the integration tests: a small luban server on 127.0.0.1 port 0 ([`luban`]),
-//! the real `axt-agent` binary as a child process ([`process`]), and helpers.
+//! Shared by the integration tests: a small luban server on 127.0.0.1 port 0 ([`luban`], its
+//! data channels [`data`] and KMS endpoint [`kms`]), the real `axt-agent` binary as a child
+//! process ([`process`]), a client of encrypted sessions ([`e2e`]), and helpers.
 
 #![allow(dead_code, unused_imports)] // each test binary uses its own part
 
+pub mod data;
+pub mod e2e;
+pub mod kms;
 pub mod luban;
 pub mod process;
 
@@ -16,7 +20,8 @@ use axum::{
     extract::ws::{Message, WebSocket},
     http::HeaderMap,
 };
-pub use luban::{DataSocket, Event, Luban};
+pub use data::DataSocket;
+pub use luban::{Event, Luban};
 pub use process::{register, Agent};
 
 /// Every wait of a test is bounded by this.

@@ -1,6 +1,6 @@
 //! Signed OpenAPI calls (signature V1, every parameter in the query, as ali-instance-cli sends
-//! them) to any of the products the one endpoint serves — ECS, RAM and STS, told apart by the
-//! signed `Version` — and the `axt api` command built on them ([`command`]).
+//! them) to any of the products the one endpoint serves — ECS, RAM, STS and KMS, told apart by
+//! the signed `Version` — and the `axt api` command built on them ([`command`]).
 //!
 //! A `RamRoleArn` profile signs with temporary credentials: [`assume`] gets them from STS
 //! AssumeRole with the profile's own key before the first call, and again when they are about
@@ -136,15 +136,15 @@ impl ApiClient {
         self.call_to(Product::Ecs, action, params).await
     }
 
-    /// Calls `action` of `product`. ECS calls get the region's `RegionId` unless they name
-    /// one; RAM and STS are global services and get none.
+    /// Calls `action` of `product`. ECS and KMS calls get the region's `RegionId` unless they
+    /// name one (a KMS key lives in a region); RAM and STS are global services and get none.
     pub async fn call_to(
         &self,
         product: Product,
         action: &str,
         mut params: Params,
     ) -> Result<Value, CallError> {
-        if product == Product::Ecs {
+        if matches!(product, Product::Ecs | Product::Kms) {
             params
                 .entry("RegionId".to_owned())
                 .or_insert_with(|| self.settings.region.clone());

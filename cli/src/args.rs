@@ -7,12 +7,14 @@ use std::path::PathBuf;
 
 mod iam;
 mod lab;
+mod session;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::Product;
 pub use iam::{ExplainArgs, IamArgs, IamCommand, LabIamArgs, SimulateArgs};
 pub use lab::{LabArgs, LabCommand, LabDirArgs, LabDownArgs, LabUpArgs, ServeTargetArgs};
+pub use session::{EncryptArgs, EncryptMode, SessionArgs};
 
 /// axt: the client of axtlab, a self-hosted ECS Session Manager.
 ///
@@ -110,7 +112,7 @@ impl Protocol {
 /// The commands.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Call any OpenAPI action of ECS, RAM or STS, signed with signature V1, and print the
+    /// Call any OpenAPI action of ECS, RAM, STS or KMS, signed with signature V1, and print the
     /// JSON answer.
     ///
     /// Parameters follow the action as `--Name value` (or `--Name=value`), e.g.
@@ -144,7 +146,7 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct ApiArgs {
     /// The product whose API version the call is signed with [default: ecs, or the action's
-    /// `Ram.`/`Sts.`/`Ecs.` prefix].
+    /// `Ram.`/`Sts.`/`Kms.`/`Ecs.` prefix].
     #[arg(long, value_enum, env = "AXT_API_PRODUCT")]
     pub product: Option<Product>,
     /// The action, e.g. DescribeRegions, Ram.ListUsers, Sts.GetCallerIdentity.
@@ -156,23 +158,6 @@ pub struct ApiArgs {
         value_name = "--Name value"
     )]
     pub params: Vec<String>,
-}
-
-/// `axt session (--instance ID | --wss-url URL)`
-#[derive(Args, Debug)]
-pub struct SessionArgs {
-    /// The instance to open a shell on (i-… or mi-…).
-    #[arg(long, short = 'i', required_unless_present = "wss_url")]
-    pub instance: Option<String>,
-    /// Connect this WebSocketUrl of an earlier StartTerminalSession instead of calling the API.
-    #[arg(long, short = 'u', conflicts_with_all = ["instance", "username", "command_line"])]
-    pub wss_url: Option<String>,
-    /// The user the shell runs as (StartTerminalSession `Username`).
-    #[arg(long)]
-    pub username: Option<String>,
-    /// A command to run instead of the login shell (StartTerminalSession `CommandLine`).
-    #[arg(long)]
-    pub command_line: Option<String>,
 }
 
 /// How a byte relay frames what it sends; shared by `portforward` and `ssh`.
@@ -265,7 +250,7 @@ mod tests {
             panic!("not api")
         };
         assert_eq!(api.product, Some(Product::Ram));
-        assert!(Cli::try_parse_from(["axt", "api", "--product", "kms", "X"]).is_err());
+        assert!(Cli::try_parse_from(["axt", "api", "--product", "oss", "X"]).is_err());
         let cli = Cli::try_parse_from(["axt", "session", "-i", "i-x", "--explain"]).unwrap();
         assert!(cli.global.explain);
         // Among the parameters it is one of them, which `axt api` takes out itself.
@@ -275,16 +260,6 @@ mod tests {
         };
         assert!(!cli.global.explain);
         assert_eq!(api.params, ["--Id", "i", "--explain"]);
-    }
-
-    #[test]
-    fn session_needs_an_instance_or_a_url_but_not_both() {
-        assert!(Cli::try_parse_from(["axt", "session"]).is_err());
-        assert!(Cli::try_parse_from(["axt", "session", "-i", "i-x", "-u", "ws://h/"]).is_err());
-        assert!(
-            Cli::try_parse_from(["axt", "session", "-u", "ws://h/", "--username", "u"]).is_err()
-        );
-        assert!(Cli::try_parse_from(["axt", "session", "-i", "i-x", "--username", "u"]).is_ok());
     }
 
     #[test]

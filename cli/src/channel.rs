@@ -39,6 +39,10 @@ pub enum Outgoing {
     Resize { cols: u16, rows: u16 },
     /// The local side ended (payload `1`).
     Close,
+    /// One Input frame carrying ciphertext, never split: a record must arrive whole.
+    Sealed(Vec<u8>),
+    /// One key-exchange frame (encrypted sessions, docs/encryption.md §1).
+    KeyExchange(Vec<u8>),
 }
 
 /// What the gateway said.
@@ -50,6 +54,12 @@ pub enum Event {
     Status(Status),
     /// The WebSocket ended: a close frame (`code reason`) or the end of the stream (`None`).
     Hangup(Option<String>),
+    /// A key-exchange frame, when the reader was told its type: the channel id the gateway
+    /// wrote in it (the authenticated suite signs it) and the payload.
+    KeyExchange {
+        channel_id: String,
+        payload: Vec<u8>,
+    },
 }
 
 /// A Status frame, by what a client does with it.
@@ -107,9 +117,11 @@ where
             sink: Box::pin(sink),
             next_seq: 0,
             max_input: MAX_INPUT,
+            key_exchange_type: axt_proto::e2e::DEFAULT_KEY_EXCHANGE_TYPE,
         },
         FrameReader {
             stream: Box::pin(stream),
+            key_exchange_type: None,
         },
     )
 }
@@ -120,6 +132,7 @@ pub struct FrameWriter {
     sink: BoxSink,
     next_seq: i64,
     max_input: usize,
+    key_exchange_type: u32,
 }
 
 impl FrameWriter {
@@ -128,6 +141,12 @@ impl FrameWriter {
     /// bulk data moves much faster in fewer, larger frames than in 2048-byte ones.
     pub fn with_max_input(mut self, max: usize) -> Self {
         self.max_input = max.clamp(1, MAX_INPUT_LIMIT);
+        self
+    }
+
+    /// Sends [`Outgoing::KeyExchange`] as frames of type `kind`.
+    pub fn with_key_exchange_type(mut self, kind: u32) -> Self {
+        self.key_exchange_type = kind;
         self
     }
 
@@ -148,6 +167,11 @@ impl FrameWriter {
                     .await
             }
             Outgoing::Close => self.frame(ClientMessageType::Close, b"1".to_vec()).await,
+            Outgoing::Sealed(record) => self.frame(ClientMessageType::Input, record).await,
+            Outgoing::KeyExchange(payload) => {
+                let kind = ClientMessageType::Other(self.key_exchange_type);
+                self.frame(kind, payload).await
+            }
         }
     }
 
@@ -177,9 +201,16 @@ impl FrameWriter {
 /// The receiving half.
 pub struct FrameReader {
     stream: BoxStream,
+    key_exchange_type: Option<u32>,
 }
 
 impl FrameReader {
+    /// Returns frames of type `kind` as [`Event::KeyExchange`] instead of skipping them.
+    pub fn with_key_exchange_type(mut self, kind: u32) -> Self {
+        self.key_exchange_type = Some(kind);
+        self
+    }
+
     /// The next Output, Status or hang-up. Other frame types are skipped, as ali-instance-cli
     /// skips them; text messages are read like binary ones, as it does too. WebSocket pings are
     /// answered by tungstenite while it reads.
@@ -206,6 +237,12 @@ impl FrameReader {
                 ClientMessageType::Output => return Ok(Event::Output(frame.payload)),
                 ClientMessageType::Status => {
                     return Ok(Event::Status(Status::parse(&frame.payload)))
+                }
+                other if Some(other.code()) == self.key_exchange_type => {
+                    return Ok(Event::KeyExchange {
+                        channel_id: frame.channel_id,
+                        payload: frame.payload,
+                    })
                 }
                 other => tracing::debug!(?other, "skipping a frame"),
             }

@@ -4,7 +4,8 @@
 //! A reader following one `axt session` goes: [`args`] (the command line) → [`profile`] (which
 //! key, region and endpoint) → [`api`] (StartTerminalSession, signed V1) → [`ws`] (the
 //! WebSocket, with [`tls`]) → [`channel`] (client frames 1.01) → [`session`] (the loop) with
-//! [`terminal`] (raw mode, sizes, stdin). `axt portforward` and `axt ssh` share the same path up
+//! [`terminal`] (raw mode, sizes, stdin); with `--encrypt`, [`e2e`] agrees keys with the agent
+//! and seals every frame. `axt portforward` and `axt ssh` share the same path up
 //! to the channel, then relay raw bytes with [`relay`] ([`portforward`] per TCP connection,
 //! [`ssh`] over stdio). [`lab`] runs a whole region on this machine for trying all of that.
 //!
@@ -17,6 +18,7 @@ use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode};
 pub mod api;
 pub mod args;
 pub mod channel;
+pub mod e2e;
 pub mod iam;
 pub mod lab;
 pub mod portforward;

@@ -141,6 +141,9 @@ where
                 // gateway and the agent, which see the real flow.
                 Ok(Event::Status(Status::Rate(rate))) => tracing::debug!(?rate, "rate"),
                 Ok(Event::Status(Status::Other(state))) => tracing::debug!(?state, "status"),
+                // Port sessions are never encrypted: this reader was given no key-exchange
+                // type, so it never yields one.
+                Ok(Event::KeyExchange { .. }) => {}
                 Ok(Event::Hangup(said)) => break End::Hangup {
                     said,
                     after_close: close_sent.load(Ordering::SeqCst),

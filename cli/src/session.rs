@@ -1,11 +1,16 @@
 //! `axt session`: StartTerminalSession, then the interactive loop over the session WebSocket,
 //! behaving on the wire as ali-instance-cli does (schema 1.01, one shared sequence counter,
-//! Resize only once the first Output arrived).
+//! Resize only once the first Output arrived). With `--encrypt`, the client's end of an
+//! end-to-end encrypted session ([`crate::e2e`]) runs first, and every frame is sealed and
+//! opened on the way.
+
+mod ending;
+mod pump;
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use axt_proto::{openapi::Params, status::reason};
+use axt_proto::openapi::Params;
 use tokio::{
     io::AsyncWriteExt as _,
     sync::{mpsc, watch},
@@ -14,97 +19,51 @@ use tokio::{
 use crate::{
     api::ApiClient,
     args::SessionArgs,
-    channel::{self, ChannelError, Event, FrameReader, FrameWriter, Outgoing, Status, MAX_INPUT},
+    channel::{self, Event, FrameReader, FrameWriter, Outgoing, Status, MAX_INPUT},
+    e2e::{self, Opened, Opening, Plan, Stop},
     profile::Settings,
     terminal::{self, Interrupts, RawMode, Resizes},
     tls, ws,
 };
+pub use ending::{closed_message, Ending};
+use pump::{next_resize, pump};
 
 /// Input chunks waiting for the WebSocket. Small: when the gateway reads slowly, the stdin
 /// thread blocks here and the rest of a paste waits in the kernel.
 const INPUT_QUEUE: usize = 8;
 
-/// How a session ended, and so what the user is told and the exit code.
-#[derive(Debug)]
-pub enum Ending {
-    /// Status 5 with its reason.
-    Closed(String),
-    /// Status 2 with its text.
-    Aborted(String),
-    /// The WebSocket closed without a Status 5 (`code reason` of the close frame, if any).
-    Hangup(Option<String>),
-    /// The channel broke: a WebSocket error or a malformed frame.
-    Failed(ChannelError),
-    /// The local terminal or stdout failed.
-    Local(std::io::Error),
-    /// A signal ended `axt`: its name and exit code.
-    Signal(&'static str, u8),
-}
-
-impl Ending {
-    /// The line shown on stderr.
-    pub fn message(&self) -> String {
-        match self {
-            Self::Closed(reason) => closed_message(reason),
-            Self::Aborted(text) if text.is_empty() => "session aborted.".to_owned(),
-            Self::Aborted(text) => text.clone(),
-            Self::Hangup(Some(said)) => format!("the gateway closed the connection ({said})"),
-            Self::Hangup(None) => "the gateway closed the connection".to_owned(),
-            Self::Failed(err) => err.to_string(),
-            Self::Local(err) => format!("local terminal: {err}"),
-            Self::Signal(name, _) => format!("{name}: session left."),
-        }
-    }
-
-    /// 0 only for a shell that exited normally.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            Self::Closed(reason) if reason == reason::EXIT => ExitCode::SUCCESS,
-            Self::Signal(_, code) => ExitCode::from(*code),
-            _ => ExitCode::FAILURE,
-        }
-    }
-}
-
-/// The text ali-instance-cli prints for a Status 5 reason (its one missing period included).
-pub fn closed_message(why: &str) -> String {
-    let suffix = match why {
-        reason::EXIT => ".",
-        reason::AGENT_TIMEOUT => " for agent timeout.",
-        reason::INIT_CHANNEL_FAILED => " for init channel failed",
-        reason::OPEN_CHANNEL_FAILED => " for open channel failed.",
-        reason::SESSION_ID_DUPLICATED => " for sessionId is duplicated.",
-        reason::PROCESS_DATA_ERROR => " for error while process data.",
-        reason::OPEN_PTY_FAILED => " for open pty failed.",
-        reason::FLOW_EXCEED_LIMIT => " for the flow exceeds limit.",
-        "" => return "session closed.".to_owned(),
-        _ => ".",
-    };
-    format!("{why}: session closed{suffix}")
-}
-
 /// `axt session`: resolves the URL, connects, runs the session and reports how it ended.
 pub async fn run(settings: &Settings, args: &SessionArgs) -> anyhow::Result<ExitCode> {
-    let url = match (&args.wss_url, &args.instance) {
-        (Some(url), _) => url.clone(),
+    let (url, agent_key) = match (&args.wss_url, &args.instance) {
+        (Some(url), _) => (url.clone(), None),
         (None, Some(instance)) => start_session(settings, instance, args).await?,
         (None, None) => anyhow::bail!("give --instance or --wss-url"),
     };
+    let plan = plan(settings, args, agent_key).await?;
     let tls = tls::client_config(settings.ca_cert.as_deref())?;
     let ws = ws::connect(&url, tls).await?;
     let (writer, reader) = channel::split(ws);
-    let ending = interact(writer, reader, terminal::stdin_is_tty()).await;
+    let kind = args.encryption.key_exchange_message_type;
+    let (writer, reader) = match plan {
+        Some(_) => (
+            writer.with_key_exchange_type(kind),
+            reader.with_key_exchange_type(kind),
+        ),
+        None => (writer, reader),
+    };
+    let ending = interact(writer, reader, terminal::stdin_is_tty(), plan).await;
     // The terminal is restored by now (the guard lived inside `interact`).
     eprint!("\r\n{}\r\n", ending.message());
     Ok(ending.exit_code())
 }
 
-/// Calls StartTerminalSession for one instance and returns its WebSocketUrl.
+/// Calls StartTerminalSession for one instance; returns its WebSocketUrl and, for an encrypted
+/// session, the agent's identity key the control plane vouches for.
 async fn start_session(
     settings: &Settings,
     instance: &str,
     args: &SessionArgs,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Option<String>)> {
     let client = ApiClient::new(settings)?;
     let mut params = Params::new();
     params.insert("InstanceId.1".to_owned(), instance.to_owned());
@@ -114,18 +73,65 @@ async fn start_session(
     if let Some(command) = &args.command_line {
         params.insert("CommandLine".to_owned(), command.clone());
     }
+    if let Some(options) = e2e::encryption_options(&args.encryption) {
+        params.insert("EncryptionOptions".to_owned(), options);
+    }
     let answer = client.call("StartTerminalSession", params).await?;
     tracing::info!(session = %answer["SessionId"], "session started");
-    answer["WebSocketUrl"]
+    let url = answer["WebSocketUrl"]
         .as_str()
         .filter(|url| !url.is_empty())
         .map(str::to_owned)
-        .context("StartTerminalSession answered without a WebSocketUrl")
+        .context("StartTerminalSession answered without a WebSocketUrl")?;
+    let agent_key = answer["AxtlabAgentPublicKey"]
+        .as_str()
+        .filter(|pem| !pem.trim().is_empty())
+        .map(str::to_owned);
+    Ok((url, agent_key))
+}
+
+/// The exchange's plan when `--encrypt` is given: with a KMS data key in Mode `Kms`.
+async fn plan(
+    settings: &Settings,
+    args: &SessionArgs,
+    agent_key: Option<String>,
+) -> anyhow::Result<Option<Plan>> {
+    let encryption = &args.encryption;
+    if encryption.encrypt.is_none() {
+        return Ok(None);
+    }
+    if agent_key.is_none() && !encryption.allow_compat_suite {
+        // Not an error: a stock control plane never vouches for a key. But the user should
+        // know that only a passive gateway is kept out.
+        eprintln!(
+            "axt: no identity key of the agent from the control plane: only the unauthenticated \
+             suites are possible, which a gateway that runs the session could read"
+        );
+    }
+    let data_key = match &encryption.kms_key_id {
+        Some(key_id) if encryption.encrypt == Some(crate::args::EncryptMode::Kms) => {
+            let client = ApiClient::new(settings)?;
+            Some(
+                e2e::generate_data_key(&client, key_id)
+                    .await
+                    .context("asking KMS for the session's data key")?,
+            )
+        }
+        _ => None,
+    };
+    let instance = args.instance.as_deref().unwrap_or_default();
+    Ok(Plan::new(encryption, instance, agent_key, data_key))
 }
 
 /// The session loop: stdin → Input, Output → stdout, sizes → Resize, until the session ends.
-/// With `tty`, the terminal is raw for exactly as long as this runs.
-pub async fn interact(writer: FrameWriter, mut reader: FrameReader, tty: bool) -> Ending {
+/// With `tty`, the terminal is raw for exactly as long as this runs. With a `plan`, the key
+/// exchange runs first — raw already, so that keys typed meanwhile wait unechoed.
+pub async fn interact(
+    mut writer: FrameWriter,
+    mut reader: FrameReader,
+    tty: bool,
+    plan: Option<Plan>,
+) -> Ending {
     let _raw = match tty.then(RawMode::enable).transpose() {
         Ok(guard) => guard,
         Err(err) => return Ending::Local(err),
@@ -135,6 +141,29 @@ pub async fn interact(writer: FrameWriter, mut reader: FrameReader, tty: bool) -
             (Ok(resizes), Ok(interrupts)) => (resizes, interrupts),
             (Err(err), _) | (_, Err(err)) => return Ending::Local(err),
         };
+    let (sealing, mut opening) = match plan {
+        None => (None, None),
+        Some(plan) => {
+            let exchange = e2e::exchange(&mut writer, &mut reader, &plan);
+            let agreed = tokio::select! {
+                agreed = tokio::time::timeout(e2e::EXCHANGE_TIMEOUT, exchange) => agreed,
+                (name, code) = interrupts.recv() => return Ending::Signal(name, code),
+            };
+            match agreed {
+                Ok(Ok((sealing, opening))) => {
+                    // Said once, so the user knows what protects the session (raw mode: \r\n).
+                    eprint!("axt: encrypted end to end with {}\r\n", sealing.describe());
+                    (Some(sealing), Some(opening))
+                }
+                Ok(Err(stop)) => return stopped(stop),
+                Err(_) => {
+                    let secs = e2e::EXCHANGE_TIMEOUT.as_secs();
+                    let why = format!("the key exchange did not finish within {secs} s");
+                    return Ending::Encryption(why);
+                }
+            }
+        }
+    };
     let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
     // End of stdin (piped input that ran out, or a closed terminal) becomes a Close frame; the
     // output keeps flowing until the gateway ends the session.
@@ -144,15 +173,24 @@ pub async fn interact(writer: FrameWriter, mut reader: FrameReader, tty: bool) -
     // Sizes travel in a watch, not the queue: only the latest matters, and setting it never
     // waits, so a backed-up writer cannot stall the loop that reads the gateway's output.
     let (size_tx, size_rx) = watch::channel(None);
-    let mut pump = tokio::spawn(pump(writer, input_rx, size_rx));
+    // An encrypted session is connected once its keys are agreed: the size goes now, sealed
+    // where the suite seals it, and never before the exchange.
+    let mut connected = sealing.is_some();
+    if connected && tty {
+        size_tx.send_replace(terminal::size());
+    }
+    let mut pump = tokio::spawn(pump(writer, input_rx, size_rx, sealing));
     let mut pumping = true;
-    let mut connected = false;
     let mut stdout = tokio::io::stdout();
 
     loop {
         tokio::select! {
             event = reader.next() => match event {
                 Ok(Event::Output(bytes)) => {
+                    let bytes = match opened(opening.as_mut(), bytes) {
+                        Ok(bytes) => bytes,
+                        Err(why) => return Ending::Encryption(why),
+                    };
                     // Writing waits while stdout is slow, and so does reading the WebSocket:
                     // back-pressure reaches the gateway instead of piling up here.
                     let written = async {
@@ -172,6 +210,11 @@ pub async fn interact(writer: FrameWriter, mut reader: FrameReader, tty: bool) -
                 // The stock client paces only its raw relays by this rate; a shell ignores it.
                 Ok(Event::Status(Status::Rate(rate))) => tracing::debug!(?rate, "rate"),
                 Ok(Event::Status(Status::Other(state))) => tracing::debug!(?state, "status"),
+                Ok(Event::KeyExchange { payload, .. }) => {
+                    if let Some(why) = late_refusal(&payload) {
+                        return Ending::Encryption(why);
+                    }
+                }
                 Ok(Event::Hangup(said)) => return Ending::Hangup(said),
                 Err(err) => return Ending::Failed(err),
             },
@@ -194,76 +237,46 @@ pub async fn interact(writer: FrameWriter, mut reader: FrameReader, tty: bool) -
     }
 }
 
-/// The next SIGWINCH's size; never resolves without a terminal.
-async fn next_resize(resizes: &mut Option<Resizes>) -> Option<Option<(u16, u16)>> {
-    match resizes {
-        Some(resizes) => Some(resizes.next().await),
-        None => std::future::pending().await,
+/// What an Output shows on the terminal: itself in a plain session; opened in an encrypted
+/// one, where an empty payload is a keep-alive and a duplicate shows nothing. `Err` ends the
+/// session with its line.
+fn opened(opening: Option<&mut Opening>, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    match opening {
+        Some(opening) if !bytes.is_empty() => match opening.open(&bytes)? {
+            Opened::Data(bytes) => Ok(bytes),
+            Opened::Duplicate => Ok(Vec::new()),
+            Opened::Closing(reason) => {
+                tracing::info!(%reason, "the agent is ending the session");
+                Ok(Vec::new())
+            }
+        },
+        _ => Ok(bytes),
     }
 }
 
-/// The only task that writes to the WebSocket, so the shared sequence counter follows the
-/// order frames leave in. Ends when both the input queue and the size watch are closed.
-async fn pump(
-    mut writer: FrameWriter,
-    mut input: mpsc::Receiver<Outgoing>,
-    mut sizes: watch::Receiver<Option<(u16, u16)>>,
-) -> Result<(), ChannelError> {
-    let (mut input_open, mut sizes_open) = (true, true);
-    while input_open || sizes_open {
-        tokio::select! {
-            out = input.recv(), if input_open => match out {
-                Some(out) => writer.send(out).await?,
-                None => input_open = false,
-            },
-            changed = sizes.changed(), if sizes_open => match changed {
-                Ok(()) => {
-                    let size = *sizes.borrow_and_update();
-                    if let Some((cols, rows)) = size {
-                        writer.send(Outgoing::Resize { cols, rows }).await?;
-                    }
-                }
-                Err(_) => sizes_open = false,
-            },
+/// A KeyExchangeError after the exchange (the agent refused something later) ends the
+/// session; any other key-exchange message then is out of place and ignored.
+fn late_refusal(payload: &[u8]) -> Option<String> {
+    match axt_proto::e2e::exchange::Message::decode(payload) {
+        Ok(axt_proto::e2e::exchange::Message::KeyExchangeError(e)) => Some(format!(
+            "the agent refused the key exchange: {}: {}",
+            e.code, e.message
+        )),
+        _ => {
+            tracing::debug!("ignoring a key-exchange message after the exchange");
+            None
         }
     }
-    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn closed_reasons_read_as_the_stock_client_prints_them() {
-        assert_eq!(closed_message("Exit"), "Exit: session closed.");
-        assert_eq!(
-            closed_message("AgentTimeout"),
-            "AgentTimeout: session closed for agent timeout."
-        );
-        assert_eq!(
-            closed_message("InitChannelFailed"),
-            "InitChannelFailed: session closed for init channel failed"
-        );
-        assert_eq!(
-            closed_message("SomethingNew"),
-            "SomethingNew: session closed."
-        );
-        assert_eq!(closed_message(""), "session closed.");
-    }
-
-    #[test]
-    fn only_a_normal_exit_is_a_success() {
-        assert_eq!(Ending::Closed("Exit".into()).exit_code(), ExitCode::SUCCESS);
-        assert_eq!(
-            Ending::Closed("AgentTimeout".into()).exit_code(),
-            ExitCode::FAILURE
-        );
-        assert_eq!(Ending::Aborted("no".into()).exit_code(), ExitCode::FAILURE);
-        assert_eq!(Ending::Hangup(None).exit_code(), ExitCode::FAILURE);
-        assert_eq!(
-            Ending::Signal("SIGTERM", 143).exit_code(),
-            ExitCode::from(143)
-        );
+/// The ending of an exchange that produced no keys.
+fn stopped(stop: Stop) -> Ending {
+    match stop {
+        Stop::Ended(Event::Status(Status::Closed(why))) => Ending::Closed(why),
+        Stop::Ended(Event::Status(Status::Aborted(text))) => Ending::Aborted(text),
+        Stop::Ended(Event::Hangup(said)) => Ending::Hangup(said),
+        Stop::Ended(other) => Ending::Encryption(format!("the key exchange ended: {other:?}")),
+        Stop::Channel(err) => Ending::Failed(err),
+        Stop::Failed(why) => Ending::Encryption(why),
     }
 }

@@ -73,6 +73,17 @@ pub struct Config {
     #[arg(long, env = "AXT_IDLE_TIMEOUT_SECS", default_value_t = 180)]
     pub idle_timeout_secs: u64,
 
+    /// The message type of key-exchange frames of encrypted sessions (docs/encryption.md §1),
+    /// relayed unchanged between client and agent: it is not in the stock agent's public
+    /// source, so it is a setting; values 0–6 are the framings' own types and are refused.
+    #[arg(
+        long,
+        env = "AXT_KEY_EXCHANGE_MESSAGE_TYPE",
+        default_value_t = crate::relay::DEFAULT_KEY_EXCHANGE_TYPE,
+        value_parser = clap::value_parser!(u32).range(7..)
+    )]
+    pub key_exchange_message_type: u32,
+
     #[command(flatten)]
     pub http: axt_kit::http::HttpArgs,
 

@@ -7,9 +7,9 @@
 use axt_e2e::INTERNAL_TOKEN;
 use axt_proto::{
     internal::{
-        AgentHeartbeat, AgentIdentityRequest, Call, ChannelSpecRequest, DeregisterAgent,
-        GatewayLease, GatewayStarted, KickChannel, OpenChannel, RecordChannel, RegisterAgent,
-        ResumeChannel, SessionStates, VerifyToken, BASE, ROUTES,
+        AgentHeartbeat, AgentIdentityRequest, Call, ChannelSpecRequest, DecryptDataKey,
+        DeregisterAgent, GatewayLease, GatewayStarted, KickChannel, OpenChannel, RecordChannel,
+        RegisterAgent, ResumeChannel, SessionStates, VerifyToken, BASE, ROUTES,
     },
     status::ConnectionStatus,
 };
@@ -109,6 +109,11 @@ fn samples() -> Vec<(&'static str, Value)> {
             gateway_id: g(),
             gateway_boot: boot(),
             channel_ids: vec![c()],
+        }),
+        sample(DecryptDataKey {
+            channel_id: c(),
+            instance_id: i(),
+            ciphertext_blob: "bm90IGEgYmxvYg==".into(),
         }),
     ]
 }

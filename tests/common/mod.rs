@@ -8,6 +8,7 @@ pub mod adversary;
 pub mod api;
 pub mod client;
 pub mod harness;
+pub mod mitm;
 pub mod netns;
 pub mod proxy;
 pub mod pty;

@@ -1,7 +1,7 @@
-//! The products one axtlab endpoint serves, as `axt api` names them: ECS, RAM and STS, each
-//! selected by the API version the call is signed with.
+//! The products one axtlab endpoint serves, as `axt api` names them: ECS, RAM, STS and KMS,
+//! each selected by the API version the call is signed with.
 
-use axt_proto::openapi::{API_VERSION, RAM_VERSION, STS_VERSION};
+use axt_proto::openapi::{API_VERSION, KMS_VERSION, RAM_VERSION, STS_VERSION};
 
 /// The cloud products one axtlab endpoint serves; the signed `Version` says which is meant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -13,6 +13,8 @@ pub enum Product {
     Ram,
     /// STS, version 2015-04-01: AssumeRole, GetCallerIdentity.
     Sts,
+    /// KMS, version 2016-01-20: keys and the data keys of encrypted sessions.
+    Kms,
 }
 
 impl Product {
@@ -22,6 +24,7 @@ impl Product {
             Self::Ecs => API_VERSION,
             Self::Ram => RAM_VERSION,
             Self::Sts => STS_VERSION,
+            Self::Kms => KMS_VERSION,
         }
     }
 
@@ -31,10 +34,11 @@ impl Product {
             Self::Ecs => "ecs",
             Self::Ram => "ram",
             Self::Sts => "sts",
+            Self::Kms => "kms",
         }
     }
 
-    /// Splits a `Ram.`/`Sts.`/`Ecs.` prefix (any case) off `action`: `Ram.CreateUser` is
+    /// Splits a `Ram.`/`Sts.`/`Kms.`/`Ecs.` prefix (any case) off `action`: `Ram.CreateUser` is
     /// `(Some(Ram), "CreateUser")`; an action without one is `(None, action)`.
     pub fn split_prefix(action: &str) -> (Option<Self>, &str) {
         let Some((prefix, rest)) = action.split_once('.') else {
@@ -44,6 +48,7 @@ impl Product {
             "ecs" => Self::Ecs,
             "ram" => Self::Ram,
             "sts" => Self::Sts,
+            "kms" => Self::Kms,
             _ => return (None, action),
         };
         (Some(product), rest)
@@ -68,7 +73,12 @@ mod tests {
             Product::split_prefix("DescribeRegions"),
             (None, "DescribeRegions")
         );
-        assert_eq!(Product::split_prefix("Kms.Encrypt"), (None, "Kms.Encrypt"));
+        assert_eq!(
+            Product::split_prefix("Kms.Encrypt"),
+            (Some(Product::Kms), "Encrypt")
+        );
+        assert_eq!(Product::split_prefix("Oss.Put"), (None, "Oss.Put"));
+        assert_eq!(Product::Kms.version(), "2016-01-20");
         assert_eq!(Product::Ram.version(), "2015-05-01");
         assert_eq!(Product::Sts.version(), "2015-04-01");
         assert_eq!(Product::default().version(), "2014-05-26");

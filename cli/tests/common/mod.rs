@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod agent_end;
 pub mod echo;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
@@ -98,6 +99,13 @@ impl TestPlane {
     /// A Running instance with an online agent new enough for sessions, made with `axt api`
     /// and the internal API a gateway would call.
     pub async fn ready_instance(&self, home: &std::path::Path) -> String {
+        let fake_key = "-----BEGIN PUBLIC KEY-----\ntest\n-----END PUBLIC KEY-----\n";
+        self.ready_instance_keyed(home, fake_key).await
+    }
+
+    /// Like [`TestPlane::ready_instance`], its agent registered with `public_key` (PEM): the
+    /// identity key an encrypted session's answer vouches for.
+    pub async fn ready_instance_keyed(&self, home: &std::path::Path, public_key: &str) -> String {
         let run = self.api(home, &["RunInstances"]).await;
         let id = run["InstanceIdSets"]["InstanceIdSet"][0].as_str().unwrap();
         let act = self.api(home, &["CreateActivation"]).await;
@@ -106,7 +114,7 @@ impl TestPlane {
         let registration = RegisterAgent {
             activation_id: text(&act["ActivationId"]),
             activation_code: text(&act["ActivationCode"]),
-            public_key: "-----BEGIN PUBLIC KEY-----\ntest\n-----END PUBLIC KEY-----\n".into(),
+            public_key: public_key.into(),
             machine_id: "m-1".into(),
             region_id: String::new(),
             instance_name: String::new(),

@@ -86,6 +86,9 @@ impl<H: Host> Relay<H> {
             frame.seq as u64,
             &frame.payload,
         );
+        if frame.kind.code() == self.key_exchange_type {
+            return self.key_exchange_to_client(frame.payload).await;
+        }
         if frame.kind != AgentMessageType::Output {
             return;
         }
@@ -114,6 +117,18 @@ impl<H: Host> Relay<H> {
             }
         }
         self.agent.first_output = true;
+    }
+
+    /// An agent's key-exchange frame, passed on unchanged. An agent that answers is reading,
+    /// so it also ends the input hold, as its first output would.
+    async fn key_exchange_to_client(&mut self, payload: Vec<u8>) {
+        self.deadlines.last_data = Instant::now();
+        if !self.held.released {
+            self.release().await;
+        }
+        if let Some(msg) = self.framer.key_exchange(self.key_exchange_type, payload) {
+            self.send_client(msg).await;
+        }
     }
 
     /// The agent can take input now: its rate and the terminal size first, then everything

@@ -60,6 +60,15 @@ impl<H: Host> Relay<H> {
             self.replay.acknowledge(frame.output_seq());
         }
         match frame.kind {
+            // Key exchange of an encrypted session: activity, and in order with Input (held
+            // with it until the agent is ready), but neither counted nor paced — a few hundred
+            // bytes that belong to the session's start, not to its data.
+            kind if kind.code() == self.key_exchange_type => {
+                self.deadlines.last_data = Instant::now();
+                let kind = AgentMessageType::Other(kind.code());
+                let msg = self.framer.agent_frame(kind, frame.payload)?;
+                self.send_agent(msg).await;
+            }
             ClientMessageType::Input if !frame.payload.is_empty() => {
                 self.counters.bytes_in += frame.payload.len() as u64;
                 // Waiting here stops reading the client: the limit pushes back through its socket.
@@ -82,6 +91,11 @@ impl<H: Host> Relay<H> {
             // an agent that can half-close gets CloseChannel and ends the session when the
             // target has said all it has to say; a stock agent gets a short grace.
             ClientMessageType::Close if self.is_port() => self.client.done = true,
+            // The agent of an encrypted session can read only what the client encrypted: a
+            // Ctrl-D made here would break its decryption (an encrypting client sends its own).
+            ClientMessageType::Close if self.is_encrypted() => {
+                tracing::debug!("a Close on an encrypted shell is the client's to pass on");
+            }
             // For a shell, Close is the end of the client's input: on a terminal, Ctrl-D.
             ClientMessageType::Close => {
                 let msg = self

@@ -102,6 +102,13 @@ impl Framer {
         self.client_frame(ClientMessageType::Output, 0, Vec::new())
     }
 
+    /// A key-exchange frame for the client. It takes no output number and is not kept for
+    /// replay: the exchange belongs to the session's start, and a 1.02 client that reconnects
+    /// in the middle of it has lost the exchange anyway (docs/protocol.md §6.12).
+    pub fn key_exchange(&self, kind: u32, payload: Vec<u8>) -> Option<Message> {
+        self.client_frame(ClientMessageType::Other(kind), 0, payload)
+    }
+
     /// Output frames for the client, split to what one frame can carry, each with its output
     /// sequence number (1.02 keeps them for replay).
     pub fn output(&mut self, payload: &[u8]) -> Vec<(u32, Vec<u8>, Message)> {

@@ -33,6 +33,9 @@ pub use registry::{agent_backend, renew_lease, watch_sessions, Channels};
 pub use socket::Socket;
 pub use state::Relay;
 
+/// The key-exchange message type unless configured otherwise (docs/encryption.md §1).
+pub use axt_proto::e2e::DEFAULT_KEY_EXCHANGE_TYPE;
+
 use crate::Shared;
 
 /// An agent's data channel and what the agent said it can do.
@@ -76,7 +79,8 @@ pub async fn run(
         Timers::of(&shared.config),
         shared.closing.subscribe(),
         rate,
-    );
+    )
+    .with_key_exchange_type(shared.config.key_exchange_message_type);
     relay.run(start).instrument(span).await;
     shared.channels.remove(&channel_id);
 }

@@ -43,6 +43,8 @@ pub struct Relay<H: Host> {
     pub(super) counters: Counters,
     /// The session's bandwidth, shared with its other connections through this gateway.
     pub(super) rate: Arc<SessionRate>,
+    /// The message type of key-exchange frames, the same in both framings.
+    pub(super) key_exchange_type: u32,
 }
 
 /// The client's WebSocket and what it said of itself.
@@ -217,7 +219,19 @@ impl<H: Host> Relay<H> {
             },
             counters: Counters::default(),
             rate,
+            key_exchange_type: super::DEFAULT_KEY_EXCHANGE_TYPE,
         }
+    }
+
+    /// Relays key-exchange frames of type `kind` (`--key-exchange-message-type`).
+    pub fn with_key_exchange_type(mut self, kind: u32) -> Self {
+        self.key_exchange_type = kind;
+        self
+    }
+
+    /// Whether the session's data is encrypted end to end (its frames are not ours to make).
+    pub(super) fn is_encrypted(&self) -> bool {
+        self.grant.session.encryption.is_some()
     }
 
     pub(super) fn is_port(&self) -> bool {

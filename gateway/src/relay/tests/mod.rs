@@ -110,21 +110,32 @@ pub(super) struct Rig {
 
 impl Rig {
     pub(super) fn start(session: &Session, host: TestHost) -> Self {
+        let rate = session.rate.unwrap_or(0);
+        Self::start_with(grant(session), rate, host, |relay| relay)
+    }
+
+    /// A relay for `grant` (its rate in bytes/s), set up further by `configure`.
+    pub(super) fn start_with(
+        grant: ChannelGrant,
+        rate: u64,
+        host: TestHost,
+        configure: impl FnOnce(Relay<TestHost>) -> Relay<TestHost>,
+    ) -> Self {
         let host = Arc::new(host);
         let (socket, client) = mem::pair(64);
         let (events, events_rx) = mpsc::channel(8);
         let closing = watch::Sender::new(false);
-        let rate = Arc::new(SessionRate::new(session.rate.unwrap_or(0)));
+        let rate = Arc::new(SessionRate::new(rate));
         let relay = Relay::new(
             host.clone(),
-            grant(session),
+            grant,
             Socket::new(socket),
             events_rx,
             TIMERS,
             closing.subscribe(),
             rate,
         );
-        let relay = tokio::spawn(relay.run(Start::Kick));
+        let relay = tokio::spawn(configure(relay).run(Start::Kick));
         Self {
             host,
             client,
@@ -264,6 +275,7 @@ pub(super) async fn client_output(peer: &mut MemPeer) -> ClientFrame {
     }
 }
 
+mod key_exchange;
 mod lifecycle;
 mod reliability;
 mod web_client;

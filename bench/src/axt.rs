@@ -1,9 +1,11 @@
 //! The axtlab path, built from the real release binaries: a control plane with the session
 //! bandwidth cap lifted, a gateway, an `axt-agent` registered through an activation, and one
 //! `axt portforward` whose local port carries the measurements (client → gateway → agent →
-//! target).
+//! target). The same stack serves the shell part ([`crate::shell`]): it keeps what `axt
+//! session` needs to reach it.
 
 use std::{
+    ffi::OsString,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::Command,
@@ -34,12 +36,22 @@ pub struct Options {
     pub input_hold_ms: Option<u64>,
     /// `axt portforward --frame-size`, when given.
     pub frame_size: Option<u32>,
+    /// The agent's `--default-user`: sessions never run as root, so a root benchmark names
+    /// an unprivileged account (an agent that is not root runs them as itself).
+    pub default_user: Option<String>,
 }
+
+/// An environment variable for `axt`: set, or removed when `None`.
+pub type EnvVar = (&'static str, Option<OsString>);
 
 /// A running stack; its processes are killed in the reverse order of their start.
 pub struct Axt {
     /// The local port of `axt portforward`.
     pub addr: SocketAddr,
+    /// The agent's instance id, for `axt session --instance`.
+    pub instance: String,
+    /// What `axt` needs in its environment to reach this lab.
+    pub cli_env: Vec<EnvVar>,
     procs: Vec<Supervised>,
 }
 
@@ -116,9 +128,10 @@ pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt
     procs.push(gateway);
     let ca = gw_dir.join("ca.pem");
 
+    let env = cli_vars(&cp_addr, opts.tls.then_some(ca.as_path()), dir);
     let api = |action: &str| {
         let mut command = Command::new(bin("axt"));
-        cli_env(&mut command, &cp_addr, opts.tls.then_some(&ca), dir);
+        cli_env(&mut command, &env);
         command.args(["api", action]);
         command
     };
@@ -144,13 +157,16 @@ pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt
     let instance = procs::wait_for_file(&state.join("instance-id"))?;
     let mut run = Command::new(bin("axt-agent"));
     run.args(["run", "--state-dir"]).arg(&state);
+    if let Some(user) = &opts.default_user {
+        run.args(["--default-user", user]);
+    }
     run.env("RUST_LOG", "info");
     let mut agent = procs::spawn("agent", run, dir)?;
     procs::wait_for(&mut agent, "kick channel open")?;
     procs.push(agent);
 
     let mut forward = Command::new(bin("axt"));
-    cli_env(&mut forward, &cp_addr, opts.tls.then_some(&ca), dir);
+    cli_env(&mut forward, &env);
     forward
         .args(["portforward", "--instance", &instance])
         .args([
@@ -174,25 +190,35 @@ pub fn start(opts: &Options, target_port: u16, dir: &Path) -> anyhow::Result<Axt
         .with_context(|| format!("axt portforward printed {said:?}, not a port"))?;
     Ok(Axt {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        instance,
+        cli_env: env,
         procs,
     })
 }
 
 /// What `axt` needs to reach the lab: the key, the endpoint, the region and, with TLS, the
 /// lab CA; and no aliyun CLI profile of whoever runs the benchmark.
-fn cli_env(command: &mut Command, cp_addr: &str, ca: Option<&PathBuf>, dir: &Path) {
-    command
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        .env("ALIBABA_CLOUD_ECS_ENDPOINT", cp_addr)
-        .env("ALIBABA_CLOUD_REGION_ID", REGION)
+pub fn cli_vars(cp_addr: &str, ca: Option<&Path>, home: &Path) -> Vec<EnvVar> {
+    let set = |value: &str| Some(OsString::from(value));
+    vec![
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", set(KEY_ID)),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", set(SECRET)),
+        ("ALIBABA_CLOUD_ECS_ENDPOINT", set(cp_addr)),
+        ("ALIBABA_CLOUD_REGION_ID", set(REGION)),
         // A HOME without .aliyun/config.json: no profile of the user's can interfere.
-        .env("HOME", dir)
-        .env_remove("ALIBABA_CLOUD_CONFIG_FILE")
-        .env_remove("ALIBABA_CLOUD_PROFILE")
-        .env_remove("ALIBABA_CLOUD_ECS_ENDPOINT_PROTOCOL");
-    match ca {
-        Some(ca) => command.env("AXT_CA_CERT", ca),
-        None => command.env_remove("AXT_CA_CERT"),
-    };
+        ("HOME", Some(home.into())),
+        ("ALIBABA_CLOUD_CONFIG_FILE", None),
+        ("ALIBABA_CLOUD_PROFILE", None),
+        ("ALIBABA_CLOUD_ECS_ENDPOINT_PROTOCOL", None),
+        ("AXT_CA_CERT", ca.map(OsString::from)),
+    ]
+}
+
+pub fn cli_env(command: &mut Command, vars: &[EnvVar]) {
+    for (name, value) in vars {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
 }

@@ -7,12 +7,18 @@
 //! sequential connects). The axtlab path is the real release binaries ([`axt`]): control plane
 //! with the bandwidth cap lifted, gateway, agent, and `axt portforward`. bore ([`bore`]) is
 //! skipped with a hint when it is not installed. [`report`] prints a Markdown table.
+//!
+//! Then, through the same stack, the [`shell`] part: `axt session` on a real terminal
+//! ([`pty`]), clear and end-to-end encrypted, for the echo time of a typed key and the rate a
+//! shell's output reaches the terminal — a second table.
 
 pub mod axt;
 pub mod bore;
 pub mod measure;
 pub mod procs;
+pub mod pty;
 pub mod report;
+pub mod shell;
 pub mod target;
 
 use std::path::PathBuf;
@@ -29,13 +35,28 @@ pub struct Args {
     /// MiB per bulk copy.
     #[arg(long, env = "AXT_BENCH_BULK_MIB", default_value_t = 256)]
     pub bulk_mib: u64,
-    /// Bulk copies per direction and variant; the median is reported.
+    /// Bulk copies per direction and variant, and streams per shell session; the median is
+    /// reported.
     #[arg(long, env = "AXT_BENCH_RUNS", default_value_t = 3)]
     pub runs: usize,
     /// Sequential connects per variant (connect + 1-byte round trip each).
     #[arg(long, env = "AXT_BENCH_CONNECTS", default_value_t = 200)]
     pub connects: usize,
-    /// A short run: 32 MiB, 1 copy, 20 connects (overrides the three above).
+    /// Measure shell sessions too, clear and encrypted: the default, and it wins over
+    /// --no-shell (so that a run can ask for them whatever the environment says).
+    #[arg(long)]
+    pub shell: bool,
+    /// Leave the shell sessions out.
+    #[arg(long, env = "AXT_BENCH_NO_SHELL", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_shell: bool,
+    /// Keys typed per shell session, each timed until its echo is back.
+    #[arg(long, env = "AXT_BENCH_SHELL_ECHOES", default_value_t = 200)]
+    pub shell_echoes: usize,
+    /// MiB of /dev/zero a shell session prints (in base64) per stream.
+    #[arg(long, env = "AXT_BENCH_SHELL_STREAM_MIB", default_value_t = 64)]
+    pub shell_stream_mib: u64,
+    /// A short run: 32 MiB, 1 copy, 20 connects; shells 20 keys and one 8 MiB stream
+    /// (overrides the five above).
     #[arg(long)]
     pub quick: bool,
     /// Which variants to measure.
@@ -74,7 +95,7 @@ pub enum Variant {
     Axt,
 }
 
-/// Runs the benchmark and prints the table.
+/// Runs the benchmark and prints the tables.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let plan = if args.quick {
         measure::Plan {
@@ -99,8 +120,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if bin_dir.ends_with("debug") {
         eprintln!("note: {} is a debug build; the figures are not release figures (cargo build --release --bins)", bin_dir.display());
     }
+    let shell_plan = match (args.no_shell && !args.shell, args.quick) {
+        (true, _) => None,
+        (false, true) => Some(shell::Plan {
+            echoes: 20,
+            stream_bytes: 8 << 20,
+            streams: 1,
+        }),
+        (false, false) => Some(shell::Plan {
+            echoes: args.shell_echoes.max(1),
+            stream_bytes: args.shell_stream_mib.max(1) << 20,
+            streams: plan.runs,
+        }),
+    };
+    // Declared before the stack, so dropped after it: the agent is gone before its user.
+    let session_user = match shell_plan {
+        Some(_) => shell::session_user().context("creating the shell sessions' user")?,
+        None => None,
+    };
+    let opts = axt::Options {
+        bin_dir: bin_dir.clone(),
+        tls: args.tls,
+        input_hold_ms: args.input_hold_ms,
+        frame_size: args.frame_size,
+        default_user: session_user.as_ref().map(|u| u.name().to_owned()),
+    };
     let work = tempfile::Builder::new().prefix("axt-bench-").tempdir()?;
     let target = target::start()?;
+    let start_axt = || -> anyhow::Result<axt::Axt> {
+        let dir = work.path().join("axt");
+        std::fs::create_dir_all(&dir)?;
+        axt::start(&opts, target.port(), &dir).context("starting axtlab")
+    };
     eprintln!(
         "target {target}; {} MiB per copy, {} copies each way, {} connects",
         plan.bulk_bytes >> 20,
@@ -109,36 +160,53 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
 
     let mut rows = Vec::new();
+    // The port forward's stack, kept for the shell part.
+    let mut stack = None;
     for variant in &args.variants {
         let row = match variant {
             Variant::Direct => direct_row(target, &plan)?,
             Variant::Bore => bore_row(args.bore.as_deref(), target.port(), &plan, work.path()),
             Variant::Axt => {
-                let opts = axt::Options {
-                    bin_dir: bin_dir.clone(),
-                    tls: args.tls,
-                    input_hold_ms: args.input_hold_ms,
-                    frame_size: args.frame_size,
-                };
-                let dir = work.path().join("axt");
-                std::fs::create_dir_all(&dir)?;
-                let stack = axt::start(&opts, target.port(), &dir).context("starting axtlab")?;
+                let axt = stack.insert(start_axt()?);
                 eprintln!(
                     "measuring axtlab through {} (pids {:?})…",
-                    stack.addr,
-                    stack.pids()
+                    axt.addr,
+                    axt.pids()
                 );
-                let pids: Vec<u32> = stack.pids().iter().map(|(_, pid)| *pid).collect();
-                let figures = measure::run(stack.addr, &plan, &pids).context("axtlab")?;
+                let pids: Vec<u32> = axt.pids().iter().map(|(_, pid)| *pid).collect();
+                let figures = measure::run(axt.addr, &plan, &pids).context("axtlab")?;
                 row(&axt_label(&opts), Kind::Axt, Outcome::Measured(figures))
             }
         };
         rows.push(row);
     }
+    println!("{}", report::render(&rows));
+    if let Some(shell_plan) = shell_plan {
+        let axt = match stack.take() {
+            Some(axt) => axt,
+            None => start_axt()?,
+        };
+        eprintln!(
+            "shell sessions{}: {} keys and {} × {} MiB streamed per session",
+            session_user
+                .as_ref()
+                .map_or(String::new(), |u| format!(" as {}", u.name())),
+            shell_plan.echoes,
+            shell_plan.streams,
+            shell_plan.stream_bytes >> 20,
+        );
+        let shells = shell::run(&axt, &bin_dir, &shell_plan);
+        drop(axt);
+        let transport = if args.tls { "wss, TLS" } else { "ws, plain" };
+        println!(
+            "Shell sessions ({transport}):\n\n{}",
+            report::render_shells(&shells)
+        );
+    }
+    drop(stack);
     if args.keep_logs {
         eprintln!("logs kept in {}", work.keep().display());
     }
-    println!("{}", report::render(&rows));
     Ok(())
 }
 

@@ -107,7 +107,7 @@ fn measure(
 
 /// User + system CPU seconds of `pids` so far, all threads (Linux `/proc/<pid>/stat`);
 /// `None` where that cannot be read.
-fn cpu_seconds(pids: &[u32]) -> Option<f64> {
+pub(crate) fn cpu_seconds(pids: &[u32]) -> Option<f64> {
     // USER_HZ: the unit of those fields, 100 on every Linux architecture that matters here.
     const TICKS_PER_SECOND: f64 = 100.0;
     let mut ticks = 0u64;
@@ -185,17 +185,17 @@ pub fn download(addr: SocketAddr, bytes: u64) -> anyhow::Result<Duration> {
     Ok(took)
 }
 
-fn mb_per_s(bytes: u64, took: Duration) -> f64 {
+pub(crate) fn mb_per_s(bytes: u64, took: Duration) -> f64 {
     bytes as f64 / 1e6 / took.as_secs_f64().max(1e-9)
 }
 
-fn median_f64(values: &mut [f64]) -> f64 {
+pub(crate) fn median_f64(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The `p`th percentile of sorted `times` (nearest rank).
-fn percentile(times: &[Duration], p: usize) -> Duration {
+pub(crate) fn percentile(times: &[Duration], p: usize) -> Duration {
     if times.is_empty() {
         return Duration::ZERO;
     }

@@ -1,9 +1,9 @@
-//! The results table (Markdown, so that it can go into the README as printed) and the
-//! axtlab-to-bore ratios.
+//! The results tables (Markdown, so that they can go into the README as printed): the port
+//! forward's with the axtlab-to-bore ratios, and the shell sessions' against the clear one.
 
 use std::{fmt::Write as _, time::Duration};
 
-use crate::measure::Figures;
+use crate::{measure::Figures, shell};
 
 /// One line of the table.
 pub struct Row {
@@ -85,6 +85,37 @@ pub fn render(rows: &[Row]) -> String {
     out
 }
 
+/// The shell table: each row against the first (the clear session), if it was measured.
+pub fn render_shells(rows: &[shell::Row]) -> String {
+    let clear = rows.first().and_then(|r| r.outcome.as_ref().ok());
+    let mut out = String::new();
+    out.push_str(
+        "| shell session | echo ms, median / p90 | ×clear (time) | stream MB/s | ×clear \
+         | CPU s/GB (axt, gateway, agent) |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|\n");
+    for row in rows {
+        let _ = match &row.outcome {
+            Ok(f) => writeln!(
+                out,
+                "| {} | {} / {} | {} | {:.1} | {} | {} |",
+                row.mode.label(),
+                ms(f.echo_median),
+                ms(f.echo_p90),
+                clear.map_or("–".into(), |c| ratio(
+                    secs(f.echo_median),
+                    secs(c.echo_median)
+                )),
+                f.stream,
+                clear.map_or("–".into(), |c| ratio(f.stream, c.stream)),
+                f.cpu_per_gb.map_or("–".into(), |cpu| format!("{cpu:.2}")),
+            ),
+            Err(why) => writeln!(out, "| {} | {why} | | | | |", row.mode.label()),
+        };
+    }
+    out
+}
+
 fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 && a.is_finite() {
         format!("{:.2}×", a / b)
@@ -141,5 +172,33 @@ mod tests {
             outcome: Outcome::Skipped("not installed".into()),
         };
         assert!(!render(&[rows.into_iter().next().unwrap(), skipped]).contains("axtlab / bore"));
+    }
+
+    #[test]
+    fn shell_rows_are_against_the_clear_one() {
+        let figures = |echo_ms: u64, stream: f64| shell::Figures {
+            echo_median: Duration::from_millis(echo_ms),
+            echo_p90: Duration::from_millis(echo_ms * 2),
+            stream,
+            cpu_per_gb: Some(2.0),
+        };
+        let rows = [
+            shell::Row {
+                mode: shell::Mode::Clear,
+                outcome: Ok(figures(2, 100.0)),
+            },
+            shell::Row {
+                mode: shell::Mode::Authenticated,
+                outcome: Ok(figures(3, 80.0)),
+            },
+            shell::Row {
+                mode: shell::Mode::CompatEcdhe,
+                outcome: Err("failed: no".into()),
+            },
+        ];
+        let table = render_shells(&rows);
+        assert!(table.contains("| shell, clear | 2.000 / 4.000 | 1.00× | 100.0 | 1.00× | 2.00 |"));
+        assert!(table.contains("(authenticated suite) | 3.000 / 6.000 | 1.50× | 80.0 | 0.80× |"));
+        assert!(table.contains("--allow-compat-suite) | failed: no |"));
     }
 }

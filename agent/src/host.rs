@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 /// The agent version this build reports in `User-Agent` and registration. The control plane
-/// gates Session Manager on ≥ 2.2.3.256 and encrypted sessions on ≥ 2.4.3.0
+/// gates Session Manager on ≥ 2.2.3.256 and encrypted sessions on ≥ 2.2.4.1065
 /// (`--min-agent-version-encryption`), so the emulated agent, which speaks the newer stock
 /// agent's key exchange, claims a version past both.
 pub const AGENT_VERSION: &str = "2.4.3.1";

@@ -209,7 +209,11 @@ async fn the_key_exchange_message_type_is_a_setting() {
     let mut notify = luban.notify_socket().await;
     let mut data = start(&mut luban, &mut notify, "c-type", "Auto").await;
     // The default type means nothing to this agent now: it is ignored, not a key exchange.
-    data.send(AgentMessageType::Other(10), b"\x00{}").await;
+    data.send(
+        AgentMessageType::Other(axt_proto::e2e::DEFAULT_KEY_EXCHANGE_TYPE),
+        b"\x00{}",
+    )
+    .await;
     data.key_exchange = AgentMessageType::Other(42);
     let mut session = e2e::ecdhe(data).await;
     session.type_text("echo typed-$((40+2))\n").await;

@@ -97,11 +97,12 @@ pub struct Config {
     )]
     pub min_agent_version_windows: String,
 
-    /// Oldest agent version that supports end-to-end session encryption.
+    /// Oldest agent version that supports end-to-end session encryption: 2.2.4.1065, the first
+    /// Linux stock agent whose source has the key exchange (docs/encryption.md §6).
     #[arg(
         long,
         env = "AXT_MIN_AGENT_VERSION_ENCRYPTION",
-        default_value = "2.4.3.0"
+        default_value = "2.2.4.1065"
     )]
     pub min_agent_version_encryption: String,
 

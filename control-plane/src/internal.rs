@@ -162,6 +162,7 @@ fn spec(shared: &Shared, s: &Session, channel_id: &str) -> SessionSpec {
         cmd_content: s.command_line.clone(),
         username: s.username.clone(),
         windows_password_name: s.password_name.clone(),
+        password_name: s.password_name.clone(),
         target_host: s.target_server.clone(),
         port_number: s.port_number.map(|p| p.to_string()).unwrap_or_default(),
         flow_limit: flow_limit_bits(shared.config.session_rate_limit),

@@ -21,6 +21,9 @@ pub struct SessionSpec {
     pub username: String,
     /// Windows only: the name of the parameter holding the user's password.
     pub windows_password_name: String,
+    /// The same, under the name the newer stock agents read (they renamed the field); sent
+    /// both ways so that agents of either age find it.
+    pub password_name: String,
     /// TargetServer for port forwarding; empty means the instance itself.
     pub target_host: String,
     /// The port to forward to, as a JSON *string* (a number breaks the stock agent); empty
@@ -93,6 +96,10 @@ mod tests {
         let text = serde_json::to_string(&spec).unwrap();
         assert!(text.contains(r#""portNumber":"22""#), "{text}");
         assert!(text.contains(r#""windowsPasswordName":"""#), "{text}");
+        assert!(
+            text.contains(r#""passwordName":"""#),
+            "both names, for old and new agents"
+        );
         let read: SessionSpec =
             serde_json::from_str(r#"{"channelId":"c-1","portNumber":22}"#).unwrap();
         assert_eq!(read.port_number, "22");

@@ -85,7 +85,7 @@ mod tests {
             }
         };
         let plain = parse(&[]).unwrap();
-        assert_eq!((plain.encrypt, plain.key_exchange_message_type), (None, 10));
+        assert_eq!((plain.encrypt, plain.key_exchange_message_type), (None, 7));
         let auto = parse(&["--encrypt", "auto"]).unwrap();
         assert_eq!(auto.encrypt, Some(EncryptMode::Auto));
         assert!(!auto.allow_compat_suite);

@@ -78,7 +78,7 @@ impl Opening {
     /// Opens one non-empty Output payload. `Err` is the line to end the session with: it
     /// starts `integrity check failed`.
     pub fn open(&mut self, payload: &[u8]) -> Result<Opened, String> {
-        match self {
+        let opened = match self {
             Self::Compat(cipher) => cipher
                 .decrypt(payload)
                 .map(Opened::Data)
@@ -91,8 +91,21 @@ impl Opening {
                 Ok(None) => Ok(Opened::Duplicate),
                 Err(err) => Err(err.to_string()),
             },
-        }
+        };
+        opened.map_err(|error| match clear_text(payload) {
+            Some(text) => format!("{error}; the frame reads, unauthenticated: {text:?}"),
+            None => error,
+        })
     }
+}
+
+/// A payload that did not open but reads as a line of text: the stock agent ends a failed
+/// session with its reason in the clear ("The session has terminated. KeyExchangeFailed: …").
+/// Shown as such, never trusted: anyone on the path could have written it.
+fn clear_text(payload: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(payload).ok()?.trim();
+    let printable = !text.is_empty() && text.chars().all(|c| !c.is_control() || c == '\t');
+    printable.then(|| text.chars().take(300).collect())
 }
 
 #[cfg(test)]
@@ -106,6 +119,23 @@ mod tests {
             client_to_agent: [1; 32],
             agent_to_client: [2; 32],
         }
+    }
+
+    #[test]
+    fn a_clear_reason_in_place_of_a_record_is_shown_not_trusted() {
+        let mut opening = Opening::Compat(CbcCipher::new([3; 32], [4; 16]));
+        let error = opening
+            .open(b"The session has terminated. KeyExchangeFailed: timeout")
+            .unwrap_err();
+        assert!(error.starts_with("integrity check failed"), "{error}");
+        assert!(
+            error.ends_with(
+                "unauthenticated: \"The session has terminated. KeyExchangeFailed: timeout\""
+            ),
+            "{error}"
+        );
+        let error = opening.open(&[0x80; 33]).unwrap_err();
+        assert!(!error.contains("unauthenticated"), "{error}");
     }
 
     #[test]

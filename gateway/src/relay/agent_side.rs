@@ -40,6 +40,32 @@ impl<H: Host> Relay<H> {
         self.held.push_back(msg);
     }
 
+    /// Sends a key-exchange frame as soon as the data channel is there, whatever the input
+    /// hold: in order with the other key-exchange frames, ahead of held input.
+    pub(super) async fn send_exchange(&mut self, msg: Message) {
+        self.held.exchange.push_back(msg);
+        self.flush_exchange().await;
+    }
+
+    /// Sends the key-exchange frames that waited for the data channel.
+    pub(super) async fn flush_exchange(&mut self) {
+        while let Some(msg) = self.held.exchange.pop_front() {
+            let Some(agent) = self.agent.socket.as_mut() else {
+                self.held.exchange.push_front(msg);
+                return;
+            };
+            if !matches!(
+                tokio::time::timeout(SEND_TIMEOUT, agent.send(msg.clone())).await,
+                Ok(Ok(()))
+            ) {
+                self.held.exchange.push_front(msg);
+                self.agent_lost();
+                return;
+            }
+            self.agent.last_sent = Instant::now();
+        }
+    }
+
     /// The agent's data channel is gone; it has a grace period to come back.
     pub(super) fn agent_lost(&mut self) {
         if self.agent.socket.take().is_some() {
@@ -119,13 +145,11 @@ impl<H: Host> Relay<H> {
         self.agent.first_output = true;
     }
 
-    /// An agent's key-exchange frame, passed on unchanged. An agent that answers is reading,
-    /// so it also ends the input hold, as its first output would.
+    /// An agent's key-exchange frame, passed on unchanged. It does not end the input hold: the
+    /// stock agent starts its shell only after the exchange, and drops input that comes first,
+    /// so encrypted input waits for the agent's first output like any other.
     async fn key_exchange_to_client(&mut self, payload: Vec<u8>) {
         self.deadlines.last_data = Instant::now();
-        if !self.held.released {
-            self.release().await;
-        }
         if let Some(msg) = self.framer.key_exchange(self.key_exchange_type, payload) {
             self.send_client(msg).await;
         }

@@ -60,14 +60,15 @@ impl<H: Host> Relay<H> {
             self.replay.acknowledge(frame.output_seq());
         }
         match frame.kind {
-            // Key exchange of an encrypted session: activity, and in order with Input (held
-            // with it until the agent is ready), but neither counted nor paced — a few hundred
-            // bytes that belong to the session's start, not to its data.
+            // Key exchange of an encrypted session: activity, but neither counted nor paced — a
+            // few hundred bytes that belong to the session's start, not to its data — and not
+            // held with input: the stock agent starts its shell (and so answers the hold with
+            // output) only once the exchange is done. Only the data channel is waited for.
             kind if kind.code() == self.key_exchange_type => {
                 self.deadlines.last_data = Instant::now();
                 let kind = AgentMessageType::Other(kind.code());
                 let msg = self.framer.agent_frame(kind, frame.payload)?;
-                self.send_agent(msg).await;
+                self.send_exchange(msg).await;
             }
             ClientMessageType::Input if !frame.payload.is_empty() => {
                 self.counters.bytes_in += frame.payload.len() as u64;

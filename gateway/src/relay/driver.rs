@@ -143,12 +143,19 @@ impl<H: Host> Relay<H> {
                     tracing::info!("agent re-opened the data channel");
                 } else {
                     self.agent.ever_connected = true;
-                    self.deadlines.release = Some(Instant::now() + self.timers.input_hold);
+                    // An encrypted shell answers only after its key exchange (up to 20 s), so
+                    // its input waits for the first output, not for the usual hold.
+                    let hold = match self.is_encrypted() {
+                        true => axt_proto::e2e::EXCHANGE_TIMEOUT + self.timers.input_hold,
+                        false => self.timers.input_hold,
+                    };
+                    self.deadlines.release = Some(Instant::now() + hold);
                     self.record_connected().await;
                 }
                 self.agent.socket = Some(socket);
                 self.agent.half_close = half_close;
                 self.deadlines.agent_back = None;
+                self.flush_exchange().await;
                 if self.held.released {
                     self.flush_held().await;
                 }

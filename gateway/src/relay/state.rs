@@ -83,6 +83,9 @@ pub(super) struct Held {
     pub(super) released: bool,
     /// The client's last terminal size, `(cols, rows)`.
     pub(super) size: Option<(u16, u16)>,
+    /// Key-exchange frames waiting only for the data channel: they are not input, and an
+    /// agent that starts its shell after the exchange cannot answer the hold with output.
+    pub(super) exchange: VecDeque<Message>,
 }
 
 impl Held {

@@ -29,9 +29,10 @@ pub mod exchange;
 mod json;
 pub mod record;
 
-/// The key-exchange frame's message type in both framings when no setting names another
-/// (docs/encryption.md §1: the stock agent's value is not public, so it is configurable).
-pub const DEFAULT_KEY_EXCHANGE_TYPE: u32 = 10;
+/// The key-exchange frame's message type in both framings when no setting names another: 7,
+/// the value of the newer stock agent's data channel (docs/encryption.md §1). It is still a
+/// setting everywhere, since no stock client publishes its own.
+pub const DEFAULT_KEY_EXCHANGE_TYPE: u32 = 7;
 
 /// How long the agent waits for the exchange to finish before it ends the session with
 /// `KeyExchangeFailed`, as the stock agent does.

@@ -1,5 +1,6 @@
 //! Key-exchange frames of encrypted sessions (docs/encryption.md §1, docs/protocol.md §6.12):
-//! relayed unchanged both ways, in order with Input and held with it, outside the 1.02 output
+//! relayed unchanged both ways as soon as the data channel is there (not held like input, which
+//! waits for the shell's first output), outside the 1.02 output
 //! numbering and replay — and nothing the gateway makes up reaches an encrypted agent's Input.
 
 use std::time::Duration;
@@ -56,32 +57,31 @@ async fn client_other(peer: &mut MemPeer) -> ClientFrame {
 }
 
 #[tokio::test(start_paused = true)]
-async fn key_exchange_is_relayed_both_ways_unchanged_and_in_order_with_input() {
+async fn key_exchange_is_relayed_both_ways_unchanged_and_not_held_like_input() {
     let mut rig = encrypted(KX);
-    // Sent before the agent is there: held, in order, like input.
+    // Sent before the agent is there: the key exchange waits for the data channel only.
     rig.client.send(kx_from_client(KX, HELLO)).await;
     rig.client
         .send(to_client(ClientMessageType::Input, b"sealed-1"))
         .await;
     let mut agent = rig.agent(false).await;
     let start = Instant::now();
-    let rate = agent_frame(&mut agent).await;
-    assert_eq!(rate.kind, AgentMessageType::Status, "the rate goes first");
     let hello = agent_frame(&mut agent).await;
     assert_eq!(hello.kind, AgentMessageType::Other(KX));
     assert_eq!(hello.payload, HELLO, "unchanged");
-    assert_eq!(start.elapsed(), TIMERS.input_hold, "held like input");
-    let input = agent_frame(&mut agent).await;
-    assert_eq!(
-        (input.kind, input.payload.as_slice()),
-        (AgentMessageType::Input, &b"sealed-1"[..])
-    );
+    assert_eq!(start.elapsed(), Duration::ZERO, "not held: it is not input");
 
     agent.send(kx_from_agent(KX, ANSWER)).await;
     let answer = client_other(&mut rig.client).await;
     assert_eq!(answer.kind, ClientMessageType::Other(KX));
     assert_eq!(answer.payload, ANSWER, "unchanged");
     assert_eq!(answer.channel_id, CHANNEL);
+
+    // Input waits for the agent's first output (its shell starts after the exchange).
+    agent.send(from_agent(b"$ ")).await;
+    let rate = agent_frame(&mut agent).await;
+    assert_eq!(rate.kind, AgentMessageType::Status, "the rate goes first");
+    assert_eq!(agent_input(&mut agent).await, b"sealed-1");
 
     // After the hold, a key-exchange frame keeps its place between inputs.
     for (kind, payload) in [
@@ -109,19 +109,22 @@ async fn key_exchange_is_relayed_both_ways_unchanged_and_in_order_with_input() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_agent_that_speaks_key_exchange_is_ready_for_input() {
+async fn an_encrypted_sessions_input_waits_for_the_shell_not_for_the_key_exchange() {
     let rig = encrypted(KX);
     rig.client
         .send(to_client(ClientMessageType::Input, b"x"))
         .await;
     let mut agent = rig.agent(false).await;
-    let start = Instant::now();
-    // KeyExchangeError, say: the agent is reading, so the hold ends at once.
-    agent
-        .send(kx_from_agent(KX, b"\x0b{\"code\":\"KeyExchangeError.X\"}"))
-        .await;
+    // The stock agent answers the exchange, and only then starts its shell: input that came
+    // now would be dropped, so nothing is sent — not even after the usual hold.
+    agent.send(kx_from_agent(KX, ANSWER)).await;
+    let early = tokio::time::timeout(TIMERS.input_hold * 4, agent.recv(PATIENCE)).await;
+    assert!(
+        early.is_err(),
+        "input released before the shell could take it"
+    );
+    agent.send(from_agent(b"$ ")).await;
     assert_eq!(agent_input(&mut agent).await, b"x");
-    assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]

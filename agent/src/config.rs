@@ -230,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn the_key_exchange_type_defaults_to_10_and_avoids_the_framings_own() {
+    fn the_key_exchange_type_defaults_to_the_stock_agents_7_and_avoids_the_framings_own() {
         let run = |extra: &[&str]| {
             let mut argv = vec!["axt-agent", "run", "--state-dir", "/x"];
             argv.extend_from_slice(extra);
@@ -239,7 +239,7 @@ mod tests {
                 _ => panic!("not run"),
             })
         };
-        assert_eq!(run(&[]).unwrap(), 10);
+        assert_eq!(run(&[]).unwrap(), 7);
         assert_eq!(run(&["--key-exchange-message-type", "42"]).unwrap(), 42);
         assert!(run(&["--key-exchange-message-type", "5"]).is_err());
     }

@@ -27,6 +27,27 @@ pub struct Config {
     #[arg(long, env = "AXT_DATA_DIR", default_value = "axt-data/control-plane")]
     pub data_dir: PathBuf,
 
+    /// Address to serve the same OpenAPI over HTTPS on as well, with a certificate for the
+    /// products' real endpoint names (ecs-cn-hangzhou.aliyuncs.com, ram.aliyuncs.com, …) from
+    /// the lab CA. Off unless given; the bound address goes to <data-dir>/https-addr.
+    #[arg(long, env = "AXT_HTTPS_LISTEN")]
+    pub https_listen: Option<SocketAddr>,
+
+    /// Directory of the lab CA (ca.pem, ca.key), made on first start; the gateway's
+    /// --ca-dir may name the same one. Default: <data-dir>/ca.
+    #[arg(long, env = "AXT_CA_DIR")]
+    pub ca_dir: Option<PathBuf>,
+
+    /// More names (DNS names or IP addresses) for the HTTPS certificate, besides every
+    /// endpoint name of --regions.
+    #[arg(
+        long = "https-san",
+        env = "AXT_HTTPS_SANS",
+        value_delimiter = ',',
+        default_values = ["127.0.0.1", "localhost"]
+    )]
+    pub https_sans: Vec<String>,
+
     /// Public URL of the gateway, put in WebSocketUrl for ConnectionType=Internet.
     #[arg(long, env = "AXT_GATEWAY_URL", default_value = "wss://127.0.0.1:8443")]
     pub gateway_url: String,
@@ -140,6 +161,25 @@ pub struct Config {
     /// An administrator's task on the data directory instead of serving.
     #[command(subcommand)]
     pub task: Option<AdminTask>,
+}
+
+impl Config {
+    /// The directory of the lab CA: `--ca-dir`, or `<data-dir>/ca`.
+    pub fn ca_dir(&self) -> PathBuf {
+        self.ca_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("ca"))
+    }
+
+    /// The names the HTTPS certificate carries: every endpoint name of the regions, and
+    /// `--https-san`.
+    pub fn https_names(&self) -> Vec<String> {
+        let mut names = axt_proto::openapi::endpoints::api_names(&self.regions);
+        names.extend(self.https_sans.iter().filter(|n| !n.is_empty()).cloned());
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 /// What the lab's administrator does to the region outside the OpenAPI, as the cloud's

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod api;
 pub mod config;
+pub mod https;
 pub mod ids;
 pub mod internal;
 pub mod ip_range;
@@ -18,7 +19,7 @@ pub mod version;
 #[cfg(test)]
 mod redaction_tests;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 
@@ -45,19 +46,24 @@ pub struct Shared {
     pub channel_gate: tokio::sync::Mutex<()>,
 }
 
-/// A ready control plane: database open and migrated, admin key in place.
+/// A ready control plane: database open and migrated, admin key in place, and the HTTPS
+/// listener (with `--https-listen`) bound.
 pub struct App {
     shared: Arc<Shared>,
+    https: Option<https::Https>,
 }
 
 impl App {
     /// Opens (or creates) the data directory and the database, runs the migrations and makes
-    /// sure an admin AccessKey and an internal token exist.
+    /// sure an admin AccessKey and an internal token exist; with `--https-listen`, issues the
+    /// HTTPS certificate and binds that listener (writing `<data-dir>/https-addr`).
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.data_dir).await?;
         admin::ensure_admin_key(&store, &config).await?;
         let internal_token = admin::internal_token(&config)?;
+        let https = https::bind(&config).await?;
         Ok(Self {
+            https,
             shared: Arc::new(Shared {
                 store,
                 config,
@@ -73,8 +79,14 @@ impl App {
         self.shared.clone()
     }
 
-    /// Serves the OpenAPI at `/` and the internal API at `/internal/v1` on `listener` until
-    /// `shutdown` resolves, then finishes the requests in flight.
+    /// Where the HTTPS listener is bound, with `--https-listen`.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https.as_ref().and_then(|h| h.addr().ok())
+    }
+
+    /// Serves the OpenAPI at `/` and the internal API at `/internal/v1` on `listener` — and
+    /// the same on the HTTPS listener, when bound — until `shutdown` resolves, then finishes
+    /// the requests in flight on both.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -96,7 +108,21 @@ impl App {
             )
             .with_state(self.shared.clone());
         let limits = self.shared.config.http.limits();
-        axt_kit::http::serve(listener, None, router, limits, shutdown).await;
+        let shutdown = https::Fanout::new(shutdown);
+        let plain = axt_kit::http::serve(listener, None, router.clone(), limits, shutdown.wait());
+        match self.https {
+            Some(https) => {
+                let tls = axt_kit::http::serve(
+                    https.listener,
+                    Some(https.tls),
+                    router,
+                    limits,
+                    shutdown.wait(),
+                );
+                tokio::join!(plain, tls);
+            }
+            None => plain.await,
+        }
         janitor.abort();
         leases.abort();
         self.shared.store.close().await;

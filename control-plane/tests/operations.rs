@@ -20,7 +20,7 @@ async fn regions_list_the_configured_ones_with_this_endpoint() {
     let regions = body["Regions"]["Region"].as_array().unwrap();
     assert_eq!(regions.len(), 2);
     assert_eq!(regions[1]["RegionId"], "cn-test1");
-    assert_eq!(regions[1]["RegionEndpoint"], plane.addr.to_string());
+    assert_eq!(regions[1]["RegionEndpoint"], "ecs.cn-test1.aliyuncs.com");
     assert_eq!(regions[0]["Status"], "available");
     assert_error(
         &plane

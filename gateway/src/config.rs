@@ -34,9 +34,14 @@ pub struct Config {
     #[arg(long, env = "AXT_INTERNAL_TOKEN_FILE")]
     pub internal_token_file: Option<PathBuf>,
 
-    /// Directory of the lab CA and the server certificate.
+    /// Directory of the server certificate (and of the lab CA, unless --ca-dir).
     #[arg(long, env = "AXT_GATEWAY_DATA_DIR", default_value = "axt-data/gateway")]
     pub data_dir: PathBuf,
+
+    /// Directory of the lab CA (ca.pem, ca.key), made on first start; one CA directory may
+    /// serve the gateway and the control plane alike. Default: --data-dir.
+    #[arg(long, env = "AXT_CA_DIR")]
+    pub ca_dir: Option<PathBuf>,
 
     /// The URL clients and agents use to reach this gateway; its host goes into the certificate.
     #[arg(
@@ -104,4 +109,11 @@ pub struct Config {
     /// Seconds an instance id the control plane does not know is refused from memory.
     #[arg(long, env = "AXT_AGENT_UNKNOWN_TTL_SECS", default_value_t = 10)]
     pub agent_unknown_ttl_secs: u64,
+}
+
+impl Config {
+    /// The directory of the lab CA: `--ca-dir`, or the data directory.
+    pub fn ca_dir(&self) -> &std::path::Path {
+        self.ca_dir.as_deref().unwrap_or(&self.data_dir)
+    }
 }

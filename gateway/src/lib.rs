@@ -62,7 +62,8 @@ impl Gateway {
         let tls = if config.plain {
             None
         } else {
-            Some(tls::server_config(
+            Some(tls::server_config_from(
+                config.ca_dir(),
                 &config.data_dir,
                 &certificate_names(&config),
             )?)
@@ -119,7 +120,7 @@ impl Gateway {
         let limits = self.shared.config.http.limits();
         match self.tls {
             Some(config) => {
-                let ca = self.shared.config.data_dir.join(tls::CA_FILE);
+                let ca = self.shared.config.ca_dir().join(tls::CA_FILE);
                 tracing::info!(%addr, ca = %ca.display(), "gateway listening (TLS)");
                 axt_kit::http::serve(listener, Some(config), router, limits, shutdown).await;
             }

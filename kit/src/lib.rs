@@ -10,6 +10,8 @@
 //! - [`netns`]: Linux network namespaces, veth pairs and bridges, built with iproute2, for the
 //!   lab (`axt lab up`) and for the tests' hosts alike;
 //! - [`sshd`]: the one OpenSSH server configuration of the lab and the tests;
+//! - [`tls`]: the lab CA, and the server certificates the gateway and the control plane issue
+//!   from it;
 //! - [`user`]: login accounts that tests make and remove again;
 //! - [`wait`]: polling a condition until a deadline;
 //! - [`pace`]: the token bucket of the gateway's bandwidth limit and the agent's pacing;
@@ -24,6 +26,7 @@ pub mod pace;
 pub mod process;
 pub mod shutdown;
 pub mod sshd;
+pub mod tls;
 pub mod user;
 pub mod wait;
 

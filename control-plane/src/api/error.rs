@@ -66,7 +66,10 @@ error_codes! {
     NoPermission = ("NoPermission", 403, "You are not authorized to do this action. You should be authorized by RAM."),
     /// A V1 `SignatureMethod` other than HMAC-SHA1.
     InvalidSignatureMethod = ("InvalidSignatureMethod", 400, "Specified signature method is not supported."),
-    /// The `Version` is not 2014-05-26.
+    /// The `Version` is none of the products' (ECS 2014-05-26, RAM, STS, KMS), or not the
+    /// product's of the endpoint name the call was addressed to (an ECS Version on
+    /// `ram.aliyuncs.com`): the reference documents no code for the latter, so it is the one
+    /// for a version the service does not have.
     InvalidVersion = ("InvalidVersion", 400, "Specified parameter Version is not valid."),
     /// A method other than GET or POST.
     UnsupportedHttpMethod = ("UnsupportedHTTPMethod", 403, "This http method is not supported."),
@@ -80,7 +83,8 @@ error_codes! {
     DryRunOperation = ("DryRunOperation", 400, "Request validation has been passed with DryRun flag set."),
 
     // StartTerminalSession's table, in its order.
-    /// The region is one of `--session-unsupported-regions`.
+    /// A Session Manager action (Start/End/DescribeTerminalSessions) in a region of
+    /// `--session-unsupported-regions`.
     RegionApiNotSupported = ("RegionId.ApiNotSupported", 400, "The api is not supported in this region."),
     /// `PortNumber` is not a number from 1 to 65535.
     PortNumberInvalid = ("PortNumber.Invalid", 400, "The port number is invalid."),

@@ -5,6 +5,7 @@ mod actions;
 mod auth;
 mod authz;
 mod error;
+mod host;
 pub(crate) mod kms;
 mod params;
 mod ram;
@@ -43,8 +44,6 @@ pub struct Ctx<'a> {
     pub product: Product,
     pub request_id: String,
     pub client_ip: String,
-    /// The `Host` the caller addressed, used as the RegionEndpoint.
-    pub host: String,
     /// The region a signature V4 credential scope names (signed, so the caller's own word);
     /// `None` for V1 and V3, which name none. KMS acts there when given no `RegionId`.
     pub scope_region: Option<String>,
@@ -53,9 +52,34 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// The mandatory `RegionId`, checked against the configured regions.
     pub fn region(&self) -> Result<&str, ApiError> {
-        let region = self.args.required("RegionId")?;
-        if !self.shared.config.regions.iter().any(|r| r == region) {
-            return Err(ApiError::from(ErrorCode::RegionNotFound));
+        self.optional_region()?
+            .ok_or_else(|| ApiError::missing("RegionId"))
+    }
+
+    /// The `RegionId` when given, checked against the configured regions: one the lab does not
+    /// serve is `InvalidRegionId.NotFound`, the real ECS's answer for a region it does not
+    /// have (ecs-openapi.md §6).
+    pub fn optional_region(&self) -> Result<Option<&str>, ApiError> {
+        match self.args.str("RegionId") {
+            Some(region) if !self.shared.config.regions.iter().any(|r| r == region) => {
+                Err(ApiError::from(ErrorCode::RegionNotFound))
+            }
+            region => Ok(region),
+        }
+    }
+
+    /// The mandatory `RegionId` of a Session Manager action (Start/End/DescribeTerminalSessions):
+    /// a region of `--session-unsupported-regions` answers `RegionId.ApiNotSupported`.
+    pub fn session_region(&self) -> Result<&str, ApiError> {
+        let region = self.region()?;
+        if self
+            .shared
+            .config
+            .session_unsupported_regions
+            .iter()
+            .any(|r| r == region)
+        {
+            return Err(ApiError::from(ErrorCode::RegionApiNotSupported));
         }
         Ok(region)
     }
@@ -95,8 +119,15 @@ async fn handle(
             )
         })
         .collect();
-    let mut action = String::new();
-    let mut product = None;
+    // Until the signed Version says otherwise, an error is the addressed endpoint's.
+    let host = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.as_str());
+    let mut seen = Seen {
+        product: host::product(host),
+        ..Seen::default()
+    };
     let result = match body {
         // The RPC OpenAPI is served at `/` only.
         _ if uri.path() != "/" => Err(ApiError::saying(
@@ -121,7 +152,7 @@ async fn handle(
                 &uri,
                 &headers,
                 &body,
-                (&mut action, &mut product),
+                &mut seen,
             )
             .await
         }
@@ -133,7 +164,7 @@ async fn handle(
         }
         Err(e) => {
             // Each product answers under its own host name.
-            let (host_id, name) = match product {
+            let (host_id, name) = match seen.product {
                 Some(Product::Ram) => ("ram.aliyuncs.com", "Ram"),
                 Some(Product::Sts) => ("sts.aliyuncs.com", "Sts"),
                 Some(Product::Kms) => ("kms.aliyuncs.com", "Kms"),
@@ -142,9 +173,15 @@ async fn handle(
             (e.status(), e.body(&request_id, host_id, name))
         }
     };
+    // Never the parameters, the headers or the error message: those carry the signature and
+    // the server's string to sign. The Action is the claimed one when the call was refused
+    // before its signature verified (`signed=false`).
+    let Seen {
+        action, verified, ..
+    } = seen;
     tracing::info!(
         target: "axt::api",
-        %request_id, action, status = status.as_u16(),
+        %request_id, action, signed = verified, status = status.as_u16(),
         code = body.get("Code").and_then(|c| c.as_str()).unwrap_or(""),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "openapi call"
@@ -175,7 +212,7 @@ async fn process(
     uri: &Uri,
     headers: &[(String, String)],
     body: &[u8],
-    (action_out, product_out): (&mut String, &mut Option<Product>),
+    seen: &mut Seen,
 ) -> Result<serde_json::Value, ApiError> {
     if method != Method::GET && method != Method::POST {
         return Err(ApiError::from(ErrorCode::UnsupportedHttpMethod));
@@ -190,6 +227,7 @@ async fn process(
     if is_form {
         parse_form(&String::from_utf8_lossy(body), &mut params);
     }
+    seen.action = host::claimed_action(&params, headers);
     let signed = auth::Signed {
         method: method.as_str(),
         path: uri.path(),
@@ -205,21 +243,17 @@ async fn process(
         version,
         scope_region,
     } = auth::authenticate(shared, &signed).await?;
-    action.clone_into(action_out);
-    // One listener serves every product; the signed Version says which one is asked.
-    let product = match version.as_str() {
-        API_VERSION => Product::Ecs,
-        RAM_VERSION => Product::Ram,
-        STS_VERSION => Product::Sts,
-        KMS_VERSION => Product::Kms,
-        _ => return Err(ApiError::from(ErrorCode::InvalidVersion)),
-    };
-    *product_out = Some(product);
-    // Unsigned in V1, and harmless: it is only echoed back to this same caller as the
-    // RegionEndpoint of DescribeRegions, and decides nothing. (The client IP is the TCP peer,
-    // never a header; the content-type only decides whether the body's parameters join the
-    // map, and that map is what the signature covers, so flipping it breaks the signature.)
-    let host = signed.header("host").unwrap_or_default().to_owned();
+    action.clone_into(&mut seen.action);
+    seen.verified = true;
+    // The signed Version says which product is asked; on a product's endpoint name it must be
+    // that product's. The Host is unsigned in V1, and harmless: it can only narrow what a
+    // signed call may do, never widen it. (The client IP is the TCP peer, never a header; the
+    // content-type only decides whether the body's parameters join the map, and that map is
+    // what the signature covers, so flipping it breaks the signature.)
+    let product =
+        Product::of_version(&version).ok_or_else(|| ApiError::from(ErrorCode::InvalidVersion))?;
+    host::check(signed.header("host"), product)?;
+    seen.product = Some(product);
     let ctx = Ctx {
         shared,
         caller,
@@ -228,7 +262,6 @@ async fn process(
         product,
         request_id: request_id.to_owned(),
         client_ip: peer.ip().to_string(),
-        host,
         scope_region,
     };
     authz::authorize(&ctx).await?;
@@ -238,6 +271,17 @@ async fn process(
         Product::Sts => sts::dispatch(&ctx).await,
         Product::Kms => kms::dispatch(&ctx).await,
     }
+}
+
+/// What a call turned out to be, as far as it got: for its log line and its error body.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The signed Action once the signature verified; before that, the claimed one.
+    action: String,
+    /// Whether the signature verified.
+    verified: bool,
+    /// The product: the signed Version's, else the addressed endpoint name's.
+    product: Option<Product>,
 }
 
 /// The cloud product a call is for, by its API version.
@@ -254,6 +298,17 @@ pub enum Product {
 }
 
 impl Product {
+    /// The product of an API version.
+    pub fn of_version(version: &str) -> Option<Self> {
+        match version {
+            API_VERSION => Some(Self::Ecs),
+            RAM_VERSION => Some(Self::Ram),
+            STS_VERSION => Some(Self::Sts),
+            KMS_VERSION => Some(Self::Kms),
+            _ => None,
+        }
+    }
+
     /// The prefix of the product's RAM actions (`ecs:StartTerminalSession`).
     pub fn service(self) -> &'static str {
         match self {

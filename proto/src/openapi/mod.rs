@@ -6,6 +6,7 @@
 //! real SDKs produced (`signature-vectors.json`).
 
 mod encode;
+pub mod endpoints;
 pub mod v1;
 pub mod v3;
 

@@ -16,8 +16,11 @@ use serde_json::Value;
 
 use super::{ApiError, Ctx, ErrorCode};
 
-/// Runs the call's Action; an unknown one is `InvalidAction.NotFound`.
+/// Runs the call's Action; an unknown one is `InvalidAction.NotFound`. A `RegionId` the lab
+/// does not serve is `InvalidRegionId.NotFound` for every Action, also those for which it is
+/// optional (DescribeRegions, the business-behaviour switch), before anything else is read.
 pub async fn dispatch(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+    ctx.optional_region()?;
     match ctx.action.as_str() {
         "DescribeRegions" => regions::describe_regions(ctx).await,
         "RunInstances" => instances::run_instances(ctx).await,

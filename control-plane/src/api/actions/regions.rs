@@ -16,7 +16,10 @@ const LOCAL_NAMES: &[(&str, &str)] = &[
     ("eu-central-1", "德国（法兰克福）"),
 ];
 
-/// `DescribeRegions` → `Regions.Region[]`. Every region's endpoint is this control plane.
+/// `DescribeRegions` → `Regions.Region[]`. Each region's `RegionEndpoint` is its real ECS
+/// name, `ecs.<region>.aliyuncs.com`, as the real service answers: what an SDK calls next for
+/// that region — served by this control plane over HTTPS (`--https-listen`) once the name
+/// resolves to it. (A `RegionId` the lab does not serve was refused by the dispatcher.)
 pub async fn describe_regions(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let regions: Vec<Value> = ctx
         .shared
@@ -25,8 +28,13 @@ pub async fn describe_regions(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         .iter()
         .map(|id| {
             let local = LOCAL_NAMES.iter().find(|(r, _)| r == id).map_or(id.as_str(), |(_, n)| n);
-            json!({"RegionId": id, "LocalName": local, "RegionEndpoint": ctx.host, "Status": "available"})
+            json!({"RegionId": id, "LocalName": local, "RegionEndpoint": endpoint(id), "Status": "available"})
         })
         .collect();
     Ok(json!({"Regions": {"Region": regions}}))
+}
+
+/// The real ECS endpoint name of `region`.
+fn endpoint(region: &str) -> String {
+    format!("ecs.{region}.{}", axt_proto::openapi::endpoints::SUFFIX)
 }

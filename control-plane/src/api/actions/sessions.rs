@@ -24,7 +24,7 @@ async fn owned_session(ctx: &Ctx<'_>, region: &str, id: &str) -> Result<Session,
 
 /// `EndTerminalSession`: the URL stops working at once; ending twice is not an error.
 pub async fn end_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-    let region = ctx.region()?;
+    let region = ctx.session_region()?;
     let session = owned_session(ctx, region, ctx.args.required("SessionId")?).await?;
     ctx.shared
         .store
@@ -70,7 +70,7 @@ fn render_session(s: &Session, connections: &[Connection]) -> Value {
 
 /// `DescribeTerminalSessions` → `Sessions.Session[]`, newest first, paged by NextToken.
 pub async fn describe_terminal_sessions(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-    let region = ctx.region()?;
+    let region = ctx.session_region()?;
     let limit = ctx.args.int("MaxResults")?.unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("MaxResults", "must be 1 to 100"));

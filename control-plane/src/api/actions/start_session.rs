@@ -188,14 +188,7 @@ fn encryption(args: &Args<'_>) -> Result<Option<Value>, ApiError> {
 pub async fn start_terminal_session(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let config = &ctx.shared.config;
     let store = &ctx.shared.store;
-    let region = ctx.region()?;
-    if config
-        .session_unsupported_regions
-        .iter()
-        .any(|r| r == region)
-    {
-        return Err(ApiError::from(ErrorCode::RegionApiNotSupported));
-    }
+    let region = ctx.session_region()?;
     if !store
         .session_manager_enabled(&ctx.caller.account_id)
         .await?

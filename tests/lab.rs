@@ -41,6 +41,10 @@ const GREETING: &str = "Hello from the private target";
 /// `axt ARGS` with `env`, `stdin` piped in (or none), within [`LIMIT`].
 async fn axt(args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(bin("axt"));
+    // This host's proxies out, the lab's (from its exports) in.
+    for var in axt_kit::PROXY_VARS {
+        cmd.env_remove(var);
+    }
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(if stdin.is_some() {
@@ -51,9 +55,6 @@ async fn axt(args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> Ou
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for var in axt_kit::PROXY_VARS {
-        cmd.env_remove(var);
-    }
     let mut child = cmd.spawn().unwrap();
     if let Some(text) = stdin {
         let mut pipe = child.stdin.take().unwrap();
@@ -149,6 +150,10 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
             &dir,
             "--api-port",
             "0",
+            "--https-port",
+            "0",
+            "--proxy-port",
+            "0",
             "--default-user",
             &user.name(),
         ],
@@ -194,7 +199,23 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
         .collect();
-    assert_eq!(env.len(), 6, "{env:?}");
+    // No endpoint: the real names, through the lab's proxy, trusting the lab CA.
+    assert_eq!(env.len(), 8, "{env:?}");
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(var("ALIBABA_CLOUD_ECS_ENDPOINT"), None, "{env:?}");
+    assert!(
+        var("HTTPS_PROXY").is_some_and(|p| p.starts_with("http://127.0.0.1:")),
+        "{env:?}"
+    );
+    assert_eq!(var("SSL_CERT_FILE"), var("AXT_CA_CERT"), "{env:?}");
+    // Each instance namespace resolves the names to the lab, in a hosts file of its own.
+    let hosts_dirs: Vec<PathBuf> = serde_json::from_value(state["hosts_dirs"].clone()).unwrap();
+    assert_eq!(hosts_dirs.len(), 2, "{state}");
+    for dir in &hosts_dirs {
+        let hosts = std::fs::read_to_string(dir.join("hosts")).unwrap();
+        assert!(hosts.contains(" cn-hangzhou.axt.aliyuncs.com"), "{hosts}");
+        assert!(hosts.contains("ecs-cn-hangzhou.aliyuncs.com "), "{hosts}");
+    }
     let profiles = lab.path().join("aliyun-config.json");
     assert!(
         env.contains(&(
@@ -436,6 +457,9 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
         !left.iter().any(|ns| ns.starts_with(&prefix)),
         "namespaces left: {left:?}"
     );
+    for dir in &hosts_dirs {
+        assert!(!dir.exists(), "{} left", dir.display());
+    }
     for link in state["links"].as_array().unwrap() {
         let link = link.as_str().unwrap();
         assert!(

@@ -1,6 +1,8 @@
 //! Signed OpenAPI calls (signature V1, every parameter in the query, as ali-instance-cli sends
-//! them) to any of the products the one endpoint serves — ECS, RAM, STS and KMS, told apart by
-//! the signed `Version` — and the `axt api` command built on them ([`command`]).
+//! them) to any of the products a lab serves — ECS, RAM, STS and KMS, told apart by the signed
+//! `Version` — and the `axt api` command built on them ([`command`]). A given endpoint serves
+//! them all; without one, each product is called at its public name
+//! ([`Settings::endpoint_for`]), through `HTTPS_PROXY` when set, as the SDKs do.
 //!
 //! A `RamRoleArn` profile signs with temporary credentials: [`assume`] gets them from STS
 //! AssumeRole with the profile's own key before the first call, and again when they are about
@@ -98,7 +100,6 @@ impl CallError {
 /// Makes signed calls for one identity in one region.
 pub struct ApiClient {
     http: reqwest::Client,
-    url: String,
     settings: Settings,
     /// The role's temporary key, once assumed (RamRoleArn profiles only).
     assumed: assume::Cache,
@@ -117,14 +118,14 @@ impl ApiClient {
                     .as_ref()
                     .clone(),
             );
-        // A lab on this machine is never behind the user's HTTP proxy, though reqwest would
-        // honour HTTP(S)_PROXY for it like the SDKs do.
-        if is_loopback(&settings.endpoint.host_port) {
+        // reqwest honours HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (either case) as the
+        // SDKs do, which is how the public names reach a lab through `axt proxy`. A lab
+        // endpoint on this machine is never behind the user's proxy, though.
+        if settings.endpoint_given() && is_loopback(&settings.endpoint.host_port) {
             http = http.no_proxy();
         }
         Ok(Self {
             http: http.build().context("building the HTTP client")?,
-            url: settings.endpoint.url(),
             settings: settings.clone(),
             assumed: assume::Cache::default(),
         })
@@ -181,17 +182,18 @@ impl ApiClient {
             secret: &key.secret,
         };
         v1::sign_request("POST", &mut params, credentials, &timestamp, &nonce);
-        tracing::debug!(action, ?product, url = %self.url, "calling");
+        let url = self.settings.endpoint_for(product).url();
+        tracing::debug!(action, ?product, %url, "calling");
 
         // Without the URL: the query (signature and all) would fill the screen twice.
         let transport = |source: reqwest::Error| CallError::Transport {
-            url: self.url.clone(),
+            url: url.clone(),
             source: source.without_url(),
         };
         // The body stays empty, as in ali-instance-cli: the form Content-Type with no form.
         let response = self
             .http
-            .post(&self.url)
+            .post(&url)
             .query(&params)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-acs-action", action)
@@ -203,7 +205,7 @@ impl ApiClient {
         let body = response.text().await.map_err(transport)?;
         let Ok(json) = serde_json::from_str::<Value>(&body) else {
             return Err(CallError::NotJson {
-                url: self.url.clone(),
+                url: url.clone(),
                 status: status.as_u16(),
                 body: body.chars().take(500).collect(),
             });

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 mod iam;
 mod lab;
+mod proxy;
 mod session;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -14,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::api::Product;
 pub use iam::{ExplainArgs, IamArgs, IamCommand, LabIamArgs, SimulateArgs};
 pub use lab::{LabArgs, LabCommand, LabDirArgs, LabDownArgs, LabUpArgs, ServeTargetArgs};
+pub use proxy::ProxyArgs;
 pub use session::{EncryptArgs, EncryptMode, SessionArgs};
 
 /// axt: the client of axtlab, a self-hosted ECS Session Manager.
@@ -25,6 +27,11 @@ pub use session::{EncryptArgs, EncryptMode, SessionArgs};
 /// key variables say. axtlab adds one optional field to a profile, `axt_ca_cert`: the path of
 /// a PEM file with the lab's CA, trusted for wss:// session URLs and https endpoints (the same
 /// as --ca-cert).
+///
+/// Without --endpoint, calls go to the products' public names over HTTPS, as the SDKs make
+/// them; like the SDKs and ali-instance-cli, axt then honours HTTPS_PROXY and NO_PROXY (for the
+/// API and the session WebSocket) and trusts the certificates of SSL_CERT_FILE, so the
+/// environment that sends the stock tools to a lab through `axt proxy` sends axt there too.
 #[derive(Parser)]
 #[command(name = "axt", version)]
 pub struct Cli {
@@ -58,28 +65,31 @@ pub struct GlobalArgs {
     /// The aliyun CLI config file [default: ~/.aliyun/config.json].
     #[arg(long, global = true, env = "ALIBABA_CLOUD_CONFIG_FILE")]
     pub config_path: Option<PathBuf>,
-    /// The ECS OpenAPI endpoint as HOST:PORT (a leading http:// or https:// sets the protocol).
+    /// The OpenAPI endpoint of every product, as HOST:PORT (a leading http:// or https://
+    /// sets the protocol). Without one, each product is called at its public name over HTTPS,
+    /// as the SDKs call it (ecs-cn-hangzhou.aliyuncs.com, ram.aliyuncs.com, …), through
+    /// HTTPS_PROXY when set: how a lab is reached through `axt proxy`.
     #[arg(
         long,
         global = true,
         env = "ALIBABA_CLOUD_ECS_ENDPOINT",
-        default_value = "127.0.0.1:8080"
+        default_value = "",
+        hide_default_value = true
     )]
     pub endpoint: String,
-    /// The protocol of the endpoint.
+    /// The protocol of the endpoint [default: http with --endpoint, else https].
     #[arg(
         long,
         global = true,
         env = "ALIBABA_CLOUD_ECS_ENDPOINT_PROTOCOL",
-        value_enum,
-        default_value_t = Protocol::Http
+        value_enum
     )]
-    pub endpoint_protocol: Protocol,
+    pub endpoint_protocol: Option<Protocol>,
     /// Region id (else the profile's `region_id`, else cn-hangzhou).
     #[arg(long, global = true, env = "ALIBABA_CLOUD_REGION_ID")]
     pub region: Option<String>,
     /// PEM file of a CA to trust besides the public roots, for wss:// and https:// (else the
-    /// profile's `axt_ca_cert`).
+    /// profile's `axt_ca_cert`). The certificates of SSL_CERT_FILE are trusted too.
     #[arg(long, global = true, env = "AXT_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     /// When RAM policies refuse a call, decode its EncodedDiagnosticMessage (RAM
@@ -140,6 +150,15 @@ pub enum Command {
     /// As root with `ip` (iproute2), every instance and the target get a network namespace of
     /// their own; otherwise everything shares loopback and the target is not isolated.
     Lab(LabArgs),
+    /// Let unmodified tools reach the lab by the public endpoint names: an HTTP CONNECT proxy
+    /// that lets through only the lab's names (HTTPS_PROXY=http://<its address>).
+    ///
+    /// Every OpenAPI name of the regions on port 443 goes to --api, each region's gateway
+    /// name (`<region>.axt.aliyuncs.com:443`) to --gateway; --route adds exact routes. TLS is
+    /// spliced end to end: tools trust the lab CA through SSL_CERT_FILE (or --ca-cert for
+    /// axt). Any other name or port is refused with 403, plain-HTTP proxying with 405; no
+    /// name is ever resolved, so the host's DNS stays untouched.
+    Proxy(ProxyArgs),
 }
 
 /// `axt api [--product P] ACTION [--Name value]…`
@@ -285,6 +304,42 @@ mod tests {
         assert!(parse(&[]).is_err(), "--local-port is required");
         assert!(parse(&["--local-port", "1", "--frame-size", "0"]).is_err());
         assert!(parse(&["--local-port", "1", "--frame-size", "61441"]).is_err());
+    }
+
+    #[test]
+    fn without_endpoint_options_none_is_given() {
+        let cli = Cli::try_parse_from(["axt", "api", "DescribeRegions"]).unwrap();
+        assert_eq!(cli.global.endpoint, "");
+        assert_eq!(cli.global.endpoint_protocol, None);
+    }
+
+    #[test]
+    fn proxy_takes_routes_and_defaults_to_a_loopback_port() {
+        let cli = Cli::try_parse_from(["axt", "proxy", "--api", "127.0.0.1:8443"]).unwrap();
+        let Command::Proxy(proxy) = cli.command else {
+            panic!("not proxy")
+        };
+        assert_eq!(proxy.listen.to_string(), "127.0.0.1:8088");
+        assert!(proxy.regions.is_empty() && proxy.routes.is_empty());
+        assert_eq!(proxy.api, "127.0.0.1:8443".parse().ok());
+        let cli = Cli::try_parse_from([
+            "axt",
+            "proxy",
+            "--regions",
+            "cn-hangzhou,cn-shanghai",
+            "--route",
+            "a.test:443=127.0.0.1:1",
+            "--route",
+            "b.test:8443=127.0.0.1:2",
+        ])
+        .unwrap();
+        let Command::Proxy(proxy) = cli.command else {
+            panic!("not proxy")
+        };
+        assert_eq!(proxy.regions, ["cn-hangzhou", "cn-shanghai"]);
+        assert_eq!(proxy.routes.len(), 2);
+        assert!(Cli::try_parse_from(["axt", "proxy", "--api", "lab.test:8443"]).is_err());
+        assert!(Cli::try_parse_from(["axt", "proxy", "--route", "a.test=127.0.0.1:1"]).is_err());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! [`terminal`] (raw mode, sizes, stdin); with `--encrypt`, [`e2e`] agrees keys with the agent
 //! and seals every frame. `axt portforward` and `axt ssh` share the same path up
 //! to the channel, then relay raw bytes with [`relay`] ([`portforward`] per TCP connection,
-//! [`ssh`] over stdio). [`lab`] runs a whole region on this machine for trying all of that.
+//! [`ssh`] over stdio). [`lab`] runs a whole region on this machine for trying all of that;
+//! [`proxy`] lets unmodified tools reach it by the public endpoint names.
 //!
 //! Every signed call is authorized by RAM policies in the control plane. A refusal ends any
 //! command the same way: its error body as JSON, then — on a terminal, or with `--explain` —
@@ -23,6 +24,7 @@ pub mod iam;
 pub mod lab;
 pub mod portforward;
 pub mod profile;
+pub mod proxy;
 pub mod relay;
 pub mod session;
 pub mod ssh;
@@ -32,9 +34,11 @@ pub mod ws;
 
 /// Runs one command line; the exit code says how it went.
 pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
-    // The lab makes its own credentials; it needs no profile.
-    if let args::Command::Lab(lab) = &cli.command {
-        return lab::run(lab, &cli.global).await;
+    // The lab makes its own credentials, and the proxy signs nothing: neither needs a profile.
+    match &cli.command {
+        args::Command::Lab(lab) => return lab::run(lab, &cli.global).await,
+        args::Command::Proxy(proxy) => return proxy::run(proxy, &cli.global).await,
+        _ => {}
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let settings = profile::Settings::resolve(&cli.global, home.as_deref())?;
@@ -45,6 +49,7 @@ pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Ssh(args) => ssh::run(&settings, args).await,
         args::Command::Iam(args) => iam::run(&settings, args).await,
         args::Command::Lab(args) => lab::run(args, &cli.global).await,
+        args::Command::Proxy(args) => proxy::run(args, &cli.global).await,
     };
     let err = match result {
         Ok(code) => return Ok(code),

@@ -14,7 +14,13 @@ use tokio::{
     task::JoinSet,
 };
 
-use crate::{api::ApiClient, args::PortforwardArgs, profile::Settings, relay, terminal, tls, ws};
+use crate::{
+    args::PortforwardArgs,
+    profile::Settings,
+    relay,
+    session::{tls_hint::Advice, EndError, Started},
+    terminal, tls, ws,
+};
 
 /// After Ctrl-C, how long live connections get to close before `axt` stops waiting for them.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -23,13 +29,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// A session started for a port: what `portforward` and `ssh` open and, at the end, close.
-pub struct PortSession {
-    client: ApiClient,
-    /// `SessionId`.
-    pub id: String,
-    /// `WebSocketUrl`; valid for several WebSockets, one per forwarded connection.
-    pub url: String,
-}
+pub struct PortSession(Started);
 
 impl PortSession {
     /// StartTerminalSession for `port` on `instance` (or on `target` reached through it).
@@ -39,35 +39,35 @@ impl PortSession {
         port: u16,
         target: Option<&str>,
     ) -> anyhow::Result<Self> {
-        let client = ApiClient::new(settings)?;
         let mut params = Params::new();
         params.insert("InstanceId.1".to_owned(), instance.to_owned());
         params.insert("PortNumber".to_owned(), port.to_string());
         if let Some(target) = target {
             params.insert("TargetServer".to_owned(), target.to_owned());
         }
-        let answer = client.call("StartTerminalSession", params).await?;
-        let field = |name: &str| answer[name].as_str().filter(|v| !v.is_empty());
-        let (Some(id), Some(url)) = (field("SessionId"), field("WebSocketUrl")) else {
-            anyhow::bail!("StartTerminalSession answered without a SessionId and WebSocketUrl");
-        };
-        tracing::info!(session = id, "port session started");
-        Ok(Self {
-            id: id.to_owned(),
-            url: url.to_owned(),
-            client,
-        })
+        let (started, _) = Started::start(settings, params).await?;
+        Ok(Self(started))
     }
 
-    /// EndTerminalSession: the URL stops working, so nothing can reuse it after `axt` left.
-    pub async fn end(&self) -> anyhow::Result<()> {
-        let mut params = Params::new();
-        params.insert("SessionId".to_owned(), self.id.clone());
-        self.client
-            .call("EndTerminalSession", params)
-            .await
-            .with_context(|| format!("ending session {}", self.id))?;
-        Ok(())
+    /// `SessionId`.
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// `WebSocketUrl`; valid for several WebSockets, one per forwarded connection.
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// EndTerminalSession (bounded, see [`Started::end`]): the URL stops working, so nothing
+    /// can reuse it after `axt` left.
+    pub async fn end(&self) -> Result<(), EndError> {
+        self.0.end().await
+    }
+
+    /// [`PortSession::end`], a failure only reported.
+    pub async fn end_quietly(&self) {
+        self.0.end_quietly().await
     }
 }
 
@@ -80,16 +80,17 @@ pub async fn run(settings: &Settings, args: &PortforwardArgs) -> anyhow::Result<
         .with_context(|| format!("cannot listen on {}:{}", args.local_host, args.local_port))?;
     let local_port = listener.local_addr()?.port();
     let mut interrupts = terminal::Interrupts::new()?;
-    let session = PortSession::start(
-        settings,
-        &args.instance,
-        args.remote_port,
-        args.target_server.as_deref(),
-    )
-    .await?;
+    let advice = Advice::new(settings.ca_cert.as_deref());
+    let target = args.target_server.as_deref();
+    let session = match PortSession::start(settings, &args.instance, args.remote_port, target).await
+    {
+        Ok(session) => session,
+        Err(err) => return advice.report(err),
+    };
     say(&format!(
         "Port forwarding for SessionId: {}, local port {local_port}, remote port {}",
-        session.id, args.remote_port
+        session.id(),
+        args.remote_port
     ));
     say("Waiting for connections...");
 
@@ -101,8 +102,9 @@ pub async fn run(settings: &Settings, args: &PortforwardArgs) -> anyhow::Result<
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
                     say(&format!("new connection from tcp {peer}"));
-                    let url = session.url.clone();
-                    connections.spawn(forward(tcp, peer, url, tls.clone(), frame_size, stop_rx.clone()));
+                    let url = session.url().to_owned();
+                    let relay = Relay { tls: tls.clone(), frame_size, advice: advice.clone() };
+                    connections.spawn(forward(tcp, peer, url, relay, stop_rx.clone()));
                 }
                 Err(err) => {
                     tracing::warn!(%err, "accepting a connection failed");
@@ -131,25 +133,34 @@ pub async fn run(settings: &Settings, args: &PortforwardArgs) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
+/// How every connection opens and relays its WebSocket.
+struct Relay {
+    tls: Arc<ClientConfig>,
+    frame_size: usize,
+    advice: Advice,
+}
+
 /// One accepted connection: opens its WebSocket and relays until either side ends or `stop` is
 /// set. A refused WebSocket ends only this connection: the next one may well be accepted.
 async fn forward(
     tcp: TcpStream,
     peer: SocketAddr,
     url: String,
-    tls: Arc<ClientConfig>,
-    frame_size: usize,
+    relay: Relay,
     mut stop: watch::Receiver<bool>,
 ) {
     let label = format!("tcp {peer}");
     let connected = tokio::select! {
-        connected = ws::connect(&url, tls) => Some(connected),
+        connected = ws::connect(&url, relay.tls) => Some(connected),
         _ = stop.wait_for(|stopped| *stopped) => None,
     };
     match connected {
         None => {}
         // Dropping `tcp` closes the local connection, so the app sees at once that it failed.
-        Some(Err(err)) => eprintln!("connection[{label}]: {err}"),
+        Some(Err(err)) => {
+            eprintln!("connection[{label}]: {err}");
+            relay.advice.print(&err);
+        }
         Some(Ok(ws)) => {
             // Nagle off: a small request should leave now, not wait for its answer's ACK.
             let _ = tcp.set_nodelay(true);
@@ -157,7 +168,7 @@ async fn forward(
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            let end = relay::relay(read, write, ws, frame_size, stopped).await;
+            let end = relay::relay(read, write, ws, relay.frame_size, stopped).await;
             if !end.is_clean() {
                 eprintln!("connection[{label}]: {}", end.message());
             }

@@ -16,9 +16,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use axt_proto::openapi::Params;
+use axt_proto::openapi::{endpoints::default_name, Params};
 
-use crate::args::{GlobalArgs, Protocol};
+use crate::{
+    api::Product,
+    args::{GlobalArgs, Protocol},
+};
 use file::{load_profile, Mode};
 
 /// `DurationSeconds` of AssumeRole when a profile gives no `expired_seconds` (STS's default).
@@ -103,7 +106,7 @@ impl RoleToAssume {
     }
 }
 
-/// The ECS OpenAPI endpoint: a scheme and the `host:port` that goes into the `Host` header.
+/// An OpenAPI endpoint: a scheme and the `host:port` that goes into the `Host` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// http or https.
@@ -144,8 +147,11 @@ pub struct Settings {
     role: Option<RoleToAssume>,
     /// The region every call is made in.
     pub region: String,
-    /// Where the OpenAPI is.
+    /// Where the OpenAPI is: the endpoint given, else ECS's public name in the region (and
+    /// then each product has its own, see [`Settings::endpoint_for`]).
     pub endpoint: Endpoint,
+    /// Whether `endpoint` was given (flag or environment) and serves every product.
+    endpoint_given: bool,
     /// A CA to trust besides the public roots.
     pub ca_cert: Option<PathBuf>,
     /// The config file consulted (for messages).
@@ -210,14 +216,41 @@ impl Settings {
         {
             return Err(ProfileError::InvalidRegion(region));
         }
+        let endpoint_given = !args.endpoint.trim().is_empty();
+        let endpoint = if endpoint_given {
+            Endpoint::parse(
+                args.endpoint.trim(),
+                args.endpoint_protocol.unwrap_or_default(),
+            )
+        } else {
+            public_endpoint(Product::Ecs, &region, args.endpoint_protocol)
+        };
         Ok(Self {
             access_key,
             role,
+            endpoint,
+            endpoint_given,
             region,
-            endpoint: Endpoint::parse(&args.endpoint, args.endpoint_protocol),
             ca_cert: args.ca_cert.clone().or(profile.axt_ca_cert),
             config_path,
         })
+    }
+
+    /// Where calls to `product` go: the endpoint given, else the product's public name in
+    /// the region (`ram.aliyuncs.com`, `sts.cn-hangzhou.aliyuncs.com`, …) over HTTPS.
+    pub fn endpoint_for(&self, product: Product) -> Endpoint {
+        if self.endpoint_given {
+            return self.endpoint.clone();
+        }
+        Endpoint {
+            protocol: self.endpoint.protocol,
+            host_port: default_name(product.name(), &self.region),
+        }
+    }
+
+    /// Whether the endpoint was given rather than taken from the public names.
+    pub fn endpoint_given(&self) -> bool {
+        self.endpoint_given
     }
 
     /// The AccessKey, or the error that says the three ways to provide one.
@@ -242,6 +275,14 @@ impl Settings {
     }
 }
 
+/// `product`'s public name in `region`, as the SDKs resolve it, over HTTPS unless told otherwise.
+fn public_endpoint(product: Product, region: &str, protocol: Option<Protocol>) -> Endpoint {
+    Endpoint {
+        protocol: protocol.unwrap_or(Protocol::Https),
+        host_port: default_name(product.name(), region),
+    }
+}
+
 /// The role of a RamRoleArn profile, with the defaults of the SDKs for what it leaves out.
 fn role_of(profile: &file::Profile) -> RoleToAssume {
     let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
@@ -254,5 +295,55 @@ fn role_of(profile: &file::Profile) -> RoleToAssume {
             .filter(|&s| s > 0)
             .unwrap_or(DEFAULT_ROLE_DURATION),
         external_id: text(&profile.external_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(endpoint: &str, protocol: Option<Protocol>, region: &str) -> Settings {
+        let home = tempfile::tempdir().unwrap();
+        let args = GlobalArgs {
+            endpoint: endpoint.into(),
+            endpoint_protocol: protocol,
+            region: Some(region.into()),
+            ..GlobalArgs::default()
+        };
+        Settings::resolve(&args, Some(home.path())).unwrap()
+    }
+
+    #[test]
+    fn without_an_endpoint_each_product_is_called_at_its_public_name() {
+        let settings = resolve("", None, "cn-hangzhou");
+        assert!(!settings.endpoint_given());
+        let url = |p| settings.endpoint_for(p).url();
+        assert_eq!(url(Product::Ecs), "https://ecs-cn-hangzhou.aliyuncs.com/");
+        assert_eq!(url(Product::Ram), "https://ram.aliyuncs.com/");
+        assert_eq!(url(Product::Sts), "https://sts.cn-hangzhou.aliyuncs.com/");
+        assert_eq!(url(Product::Kms), "https://kms.cn-hangzhou.aliyuncs.com/");
+        assert_eq!(settings.endpoint.url(), url(Product::Ecs));
+        let elsewhere = resolve(" ", Some(Protocol::Http), "cn-shanghai");
+        assert_eq!(
+            elsewhere.endpoint_for(Product::Kms).url(),
+            "http://kms.cn-shanghai.aliyuncs.com/"
+        );
+    }
+
+    #[test]
+    fn a_given_endpoint_serves_every_product_as_before() {
+        let settings = resolve("127.0.0.1:8080", None, "cn-hangzhou");
+        assert!(settings.endpoint_given());
+        for product in [Product::Ecs, Product::Ram, Product::Sts, Product::Kms] {
+            assert_eq!(
+                settings.endpoint_for(product).url(),
+                "http://127.0.0.1:8080/"
+            );
+        }
+        let https = resolve("lab.test:8443", Some(Protocol::Https), "cn-hangzhou");
+        assert_eq!(
+            https.endpoint_for(Product::Ram).url(),
+            "https://lab.test:8443/"
+        );
     }
 }

@@ -6,6 +6,8 @@
 
 mod ending;
 mod pump;
+mod started;
+pub mod tls_hint;
 
 use std::process::ExitCode;
 
@@ -27,21 +29,61 @@ use crate::{
 };
 pub use ending::{closed_message, Ending};
 use pump::{next_resize, pump};
+pub use started::{EndError, Started, END_TIMEOUT};
 
 /// Input chunks waiting for the WebSocket. Small: when the gateway reads slowly, the stdin
 /// thread blocks here and the rest of a paste waits in the kernel.
 const INPUT_QUEUE: usize = 8;
 
 /// `axt session`: resolves the URL, connects, runs the session and reports how it ended.
+///
+/// A session started here is ended here (EndTerminalSession), however it went: after the shell
+/// exits, after a signal, and when its WebSocket never opened. A `--wss-url` session is left
+/// alone (see [`started`]).
 pub async fn run(settings: &Settings, args: &SessionArgs) -> anyhow::Result<ExitCode> {
-    let (url, agent_key) = match (&args.wss_url, &args.instance) {
-        (Some(url), _) => (url.clone(), None),
-        (None, Some(instance)) => start_session(settings, instance, args).await?,
+    // Before any session exists: a bad CA file is no reason to start one.
+    let tls = tls::client_config(settings.ca_cert.as_deref())?;
+    let advice = tls_hint::Advice::new(settings.ca_cert.as_deref());
+    let (url, agent_key, started) = match (&args.wss_url, &args.instance) {
+        (Some(url), _) => (url.clone(), None, None),
+        (None, Some(instance)) => match start_session(settings, instance, args).await {
+            Ok((started, agent_key)) => (started.url.clone(), agent_key, Some(started)),
+            Err(err) => return advice.report(err),
+        },
         (None, None) => anyhow::bail!("give --instance or --wss-url"),
     };
+    let outcome = connect_and_interact(settings, args, &url, agent_key, tls).await;
+    // The terminal is restored by now (the guard lived inside `interact`). How the session
+    // ended is said before it is ended, so a slow EndTerminalSession leaves no silent wait.
+    if let Ok(ending) = &outcome {
+        eprint!("\r\n{}\r\n", ending.message());
+    }
+    if let Some(started) = &started {
+        started.end_quietly().await;
+    }
+    match outcome {
+        Ok(ending) => Ok(ending.exit_code()),
+        Err(err) => advice.report(err),
+    }
+}
+
+/// Everything between having a URL and the session's end: the exchange's plan, the WebSocket,
+/// the interactive loop. `agent_key`: the agent's identity key the control plane vouched for.
+async fn connect_and_interact(
+    settings: &Settings,
+    args: &SessionArgs,
+    url: &str,
+    agent_key: Option<String>,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> anyhow::Result<Ending> {
     let plan = plan(settings, args, agent_key).await?;
-    let tls = tls::client_config(settings.ca_cert.as_deref())?;
-    let ws = ws::connect(&url, tls).await?;
+    // A signal while the handshake hangs must still end the session on the way out.
+    let mut interrupts = Interrupts::new()?;
+    let ws = tokio::select! {
+        ws = ws::connect(url, tls) => ws?,
+        (name, code) = interrupts.recv() => return Ok(Ending::Signal(name, code)),
+    };
+    drop(interrupts);
     let (writer, reader) = channel::split(ws);
     let kind = args.encryption.key_exchange_message_type;
     let (writer, reader) = match plan {
@@ -51,20 +93,16 @@ pub async fn run(settings: &Settings, args: &SessionArgs) -> anyhow::Result<Exit
         ),
         None => (writer, reader),
     };
-    let ending = interact(writer, reader, terminal::stdin_is_tty(), plan).await;
-    // The terminal is restored by now (the guard lived inside `interact`).
-    eprint!("\r\n{}\r\n", ending.message());
-    Ok(ending.exit_code())
+    Ok(interact(writer, reader, terminal::stdin_is_tty(), plan).await)
 }
 
-/// Calls StartTerminalSession for one instance; returns its WebSocketUrl and, for an encrypted
+/// Calls StartTerminalSession for one instance; returns the session and, for an encrypted
 /// session, the agent's identity key the control plane vouches for.
 async fn start_session(
     settings: &Settings,
     instance: &str,
     args: &SessionArgs,
-) -> anyhow::Result<(String, Option<String>)> {
-    let client = ApiClient::new(settings)?;
+) -> anyhow::Result<(Started, Option<String>)> {
     let mut params = Params::new();
     params.insert("InstanceId.1".to_owned(), instance.to_owned());
     if let Some(user) = &args.username {
@@ -76,18 +114,12 @@ async fn start_session(
     if let Some(options) = e2e::encryption_options(&args.encryption) {
         params.insert("EncryptionOptions".to_owned(), options);
     }
-    let answer = client.call("StartTerminalSession", params).await?;
-    tracing::info!(session = %answer["SessionId"], "session started");
-    let url = answer["WebSocketUrl"]
-        .as_str()
-        .filter(|url| !url.is_empty())
-        .map(str::to_owned)
-        .context("StartTerminalSession answered without a WebSocketUrl")?;
+    let (started, answer) = Started::start(settings, params).await?;
     let agent_key = answer["AxtlabAgentPublicKey"]
         .as_str()
         .filter(|pem| !pem.trim().is_empty())
         .map(str::to_owned);
-    Ok((url, agent_key))
+    Ok((started, agent_key))
 }
 
 /// The exchange's plan when `--encrypt` is given: with a KMS data key in Mode `Kms`.

@@ -8,35 +8,40 @@
 
 use std::process::ExitCode;
 
-use crate::{args::SshArgs, portforward::PortSession, profile::Settings, relay, terminal, tls, ws};
+use crate::{
+    args::SshArgs, portforward::PortSession, profile::Settings, relay, session::tls_hint::Advice,
+    terminal, tls, ws,
+};
 
 /// `axt ssh`: starts a port session (unless given its URL), relays, and ends the session it
 /// started. Exit 0 on a clean end (the session exited, or closed after stdin ended, or a
 /// signal such as the SIGHUP OpenSSH sends its proxy when done); 1 otherwise.
 pub async fn run(settings: &Settings, args: &SshArgs) -> anyhow::Result<ExitCode> {
     let tls = tls::client_config(settings.ca_cert.as_deref())?;
-    let session = match (&args.wss_url, &args.instance) {
-        (Some(_), _) => None,
-        (None, Some(instance)) => Some(
-            PortSession::start(settings, instance, args.port, args.target_server.as_deref())
-                .await?,
-        ),
+    let advice = Advice::new(settings.ca_cert.as_deref());
+    let (session, url) = match (&args.wss_url, &args.instance) {
+        (Some(url), _) => (None, url.clone()),
+        (None, Some(instance)) => {
+            let target = args.target_server.as_deref();
+            let session = match PortSession::start(settings, instance, args.port, target).await {
+                Ok(session) => session,
+                Err(err) => return advice.report(err),
+            };
+            let url = session.url().to_owned();
+            (Some(session), url)
+        }
         (None, None) => anyhow::bail!("give --instance or --wss-url"),
-    };
-    let url = match (&session, &args.wss_url) {
-        (Some(session), _) => session.url.clone(),
-        (None, Some(url)) => url.clone(),
-        (None, None) => unreachable!("one of them was checked above"),
     };
     let relayed = relay_stdio(&url, tls, args.relay.frame_size as usize).await;
     // A session this command started is ended whatever happened, so its URL cannot be reused;
     // failing to end it is reported but does not hide how the relay went.
     if let Some(session) = &session {
-        if let Err(err) = session.end().await {
-            eprintln!("{}", crate::error_line(&err));
-        }
+        session.end_quietly().await;
     }
-    let end = relayed?;
+    let end = match relayed {
+        Ok(end) => end,
+        Err(err) => return advice.report(err),
+    };
     if end.is_clean() {
         return Ok(ExitCode::SUCCESS);
     }

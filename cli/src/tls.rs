@@ -1,11 +1,13 @@
 //! The one TLS client configuration of `axt`: the public web roots plus, optionally, the lab's
-//! CA from a PEM file, so a gateway with a lab certificate is trusted without touching the
-//! system store.
+//! CA from a PEM file (`--ca-cert`), plus the certificates of `SSL_CERT_FILE` as Go and
+//! OpenSSL read it, so a lab certificate is trusted without touching the system store — and
+//! with the same variable that makes the stock tools trust it.
 //!
 //! Both the WebSocket (`wss://`) and the OpenAPI client (`https://`) use it, so there is a
-//! single answer to "which certificates does axt trust".
+//! single answer to "which certificates does axt trust"; [`certificate_error`] tells a refused
+//! certificate apart from other failures, for hints.
 
-use std::{path::Path, sync::Arc};
+use std::{ffi::OsString, path::Path, sync::Arc};
 
 use rustls::{
     pki_types::{pem::PemObject, CertificateDer},
@@ -24,12 +26,29 @@ pub enum TlsError {
     NoCertificate { path: String },
     #[error("the CA file {path} has a bad certificate: {reason}")]
     BadCertificate { path: String, reason: String },
+    #[error("the SSL_CERT_FILE bundle {path}")]
+    Bundle { path: String, source: Box<TlsError> },
     #[error("TLS setup failed: {0}")]
     Setup(#[from] rustls::Error),
 }
 
-/// A client configuration trusting the public roots and every certificate in `ca_pem`.
+/// The variable naming a PEM bundle of trusted certificates, read by Go's and OpenSSL's
+/// clients (and so by ali-instance-cli and the aliyun CLI).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+
+/// A client configuration trusting the public roots, every certificate in `ca_pem`, and those
+/// of the file `SSL_CERT_FILE` names, if set.
 pub fn client_config(ca_pem: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let bundle = std::env::var_os(SSL_CERT_FILE).filter(|v| !v.is_empty());
+    client_config_with(ca_pem, bundle.as_ref().map(OsString::as_ref))
+}
+
+/// [`client_config`] with the `SSL_CERT_FILE` bundle given rather than read from the
+/// environment.
+pub fn client_config_with(
+    ca_pem: Option<&Path>,
+    bundle: Option<&Path>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_pem {
@@ -40,6 +59,23 @@ pub fn client_config(ca_pem: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErro
             })?;
         }
     }
+    if let Some(path) = bundle {
+        let shown = || path.display().to_string();
+        let bundle_error = |source| TlsError::Bundle {
+            path: shown(),
+            source: Box::new(source),
+        };
+        // A system bundle may hold a certificate webpki cannot use (an old v1 root); like
+        // OpenSSL, the rest are still trusted. A bundle with none usable is a mistake to report.
+        let (added, _) =
+            roots.add_parsable_certificates(read_certificates(path).map_err(bundle_error)?);
+        if added == 0 {
+            return Err(bundle_error(TlsError::BadCertificate {
+                path: shown(),
+                reason: "no certificate in it can be a trust anchor".into(),
+            }));
+        }
+    }
     // The provider is named rather than taken from the process default: the workspace builds
     // rustls with ring only, and naming it keeps this working if another crate adds aws-lc-rs.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -48,6 +84,30 @@ pub fn client_config(ca_pem: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErro
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The certificate problem behind `error`, if a server's certificate was refused: found
+/// anywhere in its chain of sources, also inside the `io::Error`s that tokio-rustls, hyper and
+/// tungstenite wrap rustls's errors in (whose `source` skips the error they carry).
+pub fn certificate_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::CertificateError> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(rustls::Error::InvalidCertificate(problem)) = error.downcast_ref() {
+            return Some(problem);
+        }
+        if let Some(inner) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(problem) = certificate_error(inner) {
+                return Some(problem);
+            }
+        }
+        next = error.source();
+    }
+    None
 }
 
 /// Every `CERTIFICATE` block of a PEM file; other blocks (a key pasted in by mistake) are skipped.
@@ -88,5 +148,35 @@ mod tests {
         let missing = dir.path().join("missing.pem");
         let err = client_config(Some(&missing)).unwrap_err().to_string();
         assert!(err.contains("cannot read the CA file"), "{err}");
+    }
+
+    #[test]
+    fn the_ssl_cert_file_bundle_adds_its_certificates_and_must_hold_some() {
+        let dir = tempfile::tempdir().unwrap();
+        axt_gateway::tls::server_config(dir.path(), &["lab.test".to_owned()]).unwrap();
+        let ca = dir.path().join(axt_gateway::tls::CA_FILE);
+        assert!(client_config_with(None, Some(&ca)).is_ok());
+        assert!(client_config_with(Some(&ca), Some(&ca)).is_ok());
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let err = client_config_with(None, Some(&empty)).unwrap_err();
+        assert!(matches!(err, TlsError::Bundle { .. }), "{err}");
+        assert!(err.to_string().contains("SSL_CERT_FILE"), "{err}");
+    }
+
+    #[test]
+    fn a_refused_certificate_is_found_inside_io_errors() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, refused);
+        let failed = crate::ws::ConnectError::Failed {
+            host: "gw:443".into(),
+            source: tokio_tungstenite::tungstenite::Error::Io(io),
+        };
+        assert_eq!(
+            failed.certificate_problem(),
+            Some(&rustls::CertificateError::UnknownIssuer)
+        );
+        let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(certificate_error(&other), None);
     }
 }

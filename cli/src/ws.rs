@@ -1,8 +1,12 @@
-//! Opening a session WebSocket: the URL checks, the `x-acs-session-token` header, TLS with the
-//! lab CA, and a clear error when the gateway refuses the upgrade.
+//! Opening a session WebSocket: the URL checks, the `x-acs-session-token` header, the proxy of
+//! `HTTPS_PROXY` when one applies ([`env_proxy`], [`tunnel`]), TLS with the lab CA, and a
+//! clear error when the gateway (or the proxy) refuses.
 //!
 //! ali-instance-cli reports a refused upgrade only in its log file (`websocket: bad handshake`);
 //! axt says on screen what the gateway answered, since that is what the user needs to fix it.
+
+pub mod env_proxy;
+mod tunnel;
 
 use std::{sync::Arc, time::Duration};
 
@@ -40,6 +44,36 @@ pub enum ConnectError {
         host: String,
         source: tungstenite::Error,
     },
+    #[error(transparent)]
+    BadProxy(#[from] env_proxy::BadProxy),
+    #[error("cannot reach the proxy {proxy}")]
+    ProxyUnreachable {
+        proxy: String,
+        source: std::io::Error,
+    },
+    #[error("the proxy {proxy} refused CONNECT {target}: HTTP {status}{}", colon(.reason))]
+    ProxyRefused {
+        proxy: String,
+        target: String,
+        /// Status code and reason phrase, e.g. `403 Forbidden`.
+        status: String,
+        /// The first words of its body, when readable.
+        reason: Option<String>,
+    },
+    #[error("the proxy {proxy} broke CONNECT {target}: {detail}")]
+    ProxyBroken {
+        proxy: String,
+        target: String,
+        detail: String,
+    },
+}
+
+impl ConnectError {
+    /// The certificate problem, when the gateway's certificate was refused (an unknown issuer:
+    /// the lab CA is not trusted; a name mismatch: the URL names another host).
+    pub fn certificate_problem(&self) -> Option<&rustls::CertificateError> {
+        crate::tls::certificate_error(self)
+    }
 }
 
 fn colon(reason: &Option<String>) -> String {
@@ -49,17 +83,28 @@ fn colon(reason: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// Opens `url` (a WebSocketUrl of StartTerminalSession), trusting `tls` for `wss://`.
+/// Opens `url` (a WebSocketUrl of StartTerminalSession), trusting `tls` for `wss://`, through
+/// the proxy `HTTPS_PROXY` (`HTTP_PROXY` for `ws://`) names unless `NO_PROXY` exempts the host.
 pub async fn connect(url: &str, tls: Arc<ClientConfig>) -> Result<WsStream, ConnectError> {
+    connect_with(url, tls, &env_proxy::ProxyEnv::from_env()).await
+}
+
+/// [`connect`] with the proxy variables given rather than read from the environment.
+pub async fn connect_with(
+    url: &str,
+    tls: Arc<ClientConfig>,
+    proxies: &env_proxy::ProxyEnv,
+) -> Result<WsStream, ConnectError> {
     let bad_url = || ConnectError::BadUrl(url.to_owned());
     let parsed = reqwest::Url::parse(url).map_err(|_| bad_url())?;
-    if !matches!(parsed.scheme(), "ws" | "wss") || parsed.host_str().is_none() {
+    let (Some(host), Some(port)) = (parsed.host(), parsed.port_or_known_default()) else {
+        return Err(bad_url());
+    };
+    if !matches!(parsed.scheme(), "ws" | "wss") {
         return Err(bad_url());
     }
-    let host = match parsed.port_or_known_default() {
-        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
-        None => parsed.host_str().unwrap_or_default().to_owned(),
-    };
+    // `host:port` as a CONNECT target and in messages (an IPv6 host keeps its brackets).
+    let authority = format!("{host}:{port}");
     let mut request = url.into_client_request().map_err(|_| bad_url())?;
     // The stock client sends this header empty and relies on the token in the query; axt fills
     // it in, which a gateway may use and the stock gateway ignores.
@@ -68,25 +113,55 @@ pub async fn connect(url: &str, tls: Arc<ClientConfig>) -> Result<WsStream, Conn
         "x-acs-session-token",
         HeaderValue::from_str(&token).map_err(|_| bad_url())?,
     );
-    tracing::debug!(%host, "opening the session WebSocket");
-    // Nagle off: a keystroke is one small frame and should leave at once.
+    let proxy = proxies
+        .proxy_for(parsed.scheme() == "wss", &host, port)
+        .transpose()?;
+    let via = proxy.as_ref().map(|p| p.addr.as_str());
+    tracing::debug!(host = %authority, proxy = ?via, "opening the session WebSocket");
     let limits = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(axt_proto::MAX_WS_MESSAGE))
         .max_frame_size(Some(axt_proto::MAX_WS_MESSAGE));
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(limits),
-        true,
-        Some(Connector::Rustls(tls)),
-    );
+    let failed = |source| ConnectError::Failed {
+        host: authority.clone(),
+        source,
+    };
+    let connecting = async {
+        let tcp = match &proxy {
+            Some(proxy) => tunnel::open(proxy, &authority).await?,
+            None => {
+                let ip_or_name = match &host {
+                    url::Host::Domain(name) => name.to_string(),
+                    url::Host::Ipv4(ip) => ip.to_string(),
+                    url::Host::Ipv6(ip) => ip.to_string(),
+                };
+                TcpStream::connect((ip_or_name.as_str(), port))
+                    .await
+                    .map_err(|e| failed(tungstenite::Error::Io(e)))?
+            }
+        };
+        // Nagle off: a keystroke is one small frame and should leave at once.
+        let _ = tcp.set_nodelay(true);
+        // TLS (for wss://) with the URL's host as the server name, whether the stream is
+        // direct or a proxy's tunnel.
+        tokio_tungstenite::client_async_tls_with_config(
+            request,
+            tcp,
+            Some(limits),
+            Some(Connector::Rustls(tls)),
+        )
+        .await
+        .map_err(|error| match error {
+            tungstenite::Error::Http(response) => ConnectError::Refused {
+                status: response.status().to_string(),
+                reason: refusal_reason(response.body().as_deref()),
+            },
+            source => failed(source),
+        })
+    };
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
-        Err(_) => Err(ConnectError::Timeout { host }),
+        Err(_) => Err(ConnectError::Timeout { host: authority }),
         Ok(Ok((ws, _))) => Ok(ws),
-        Ok(Err(tungstenite::Error::Http(response))) => Err(ConnectError::Refused {
-            status: response.status().to_string(),
-            reason: refusal_reason(response.body().as_deref()),
-        }),
-        Ok(Err(source)) => Err(ConnectError::Failed { host, source }),
+        Ok(Err(error)) => Err(error),
     }
 }
 

@@ -64,6 +64,14 @@ pub struct LabUpArgs {
     /// The gateway's port (0: any free port).
     #[arg(long, default_value_t = 8443)]
     pub gateway_port: u16,
+    /// The port of the control plane's HTTPS listener on 127.0.0.1, for the real endpoint
+    /// names (0: any free port). In namespace mode it is 443 on the lab's bridge address.
+    #[arg(long, default_value_t = 8444)]
+    pub https_port: u16,
+    /// The port of the lab's CONNECT proxy on 127.0.0.1, the `HTTPS_PROXY` of the exports
+    /// (0: any free port).
+    #[arg(long, default_value_t = 8088)]
+    pub proxy_port: u16,
     /// Log every frame the gateway relays (`RUST_LOG=info,axt::frames=debug` for the gateway).
     #[arg(long)]
     pub trace_frames: bool,

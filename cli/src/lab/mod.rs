@@ -23,6 +23,7 @@
 
 mod hosts;
 pub mod identities;
+mod names;
 pub mod net;
 mod ram_calls;
 pub mod state;
@@ -246,8 +247,12 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
     );
 
     lab.state.gateway = gateway.to_string();
-    let gateway_url = format!("wss://{gateway}");
+    // Clients know the gateway by its real-looking name (through the proxy, or a namespace's
+    // hosts file); agents by its address, which the certificate names too.
+    let gateway_url = names::gateway_url(gateway);
+    let https = names::https_addr(plan, args.https_port)?;
     let dir = lab.dir.clone();
+    let ca_dir = dir.join("ca");
 
     // The control plane: the OpenAPI on loopback, state in SQLite.
     let cp_dir = dir.join("control-plane");
@@ -258,6 +263,9 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
         .arg(format!("127.0.0.1:{}", args.api_port))
         .arg("--data-dir")
         .arg(&cp_dir)
+        .args(["--https-listen", &https.to_string()])
+        .arg("--ca-dir")
+        .arg(&ca_dir)
         .args(["--gateway-url", &gateway_url])
         .env("RUST_LOG", "info");
     let cp = lab.start("control-plane", cmd)?;
@@ -279,7 +287,10 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
         .arg(cp_dir.join("internal-token"))
         .arg("--data-dir")
         .arg(&gw_dir)
+        .arg("--ca-dir")
+        .arg(&ca_dir)
         .args(["--public-url", &gateway_url])
+        .args(["--san", &gateway.ip().to_string()])
         .env("RUST_LOG", gateway_log_filter(args.trace_frames));
     let gw = lab.start("gateway", cmd)?;
     lab.started[gw]
@@ -287,7 +298,13 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
             listening(gateway).then_some(())
         })
         .await?;
-    lab.state.ca_cert = gw_dir.join("ca.pem");
+    lab.state.ca_cert = ca_dir.join("ca.pem");
+    lab.state.https_api = Some(https.to_string());
+    let proxy = names::start_proxy(lab, bins, https, gateway, args.proxy_port).await?;
+    lab.state.proxy = Some(proxy.to_string());
+    if let Some(plan) = plan {
+        names::write_hosts(lab, plan)?;
+    }
 
     start_target(lab, bins, plan).await?;
 
@@ -430,6 +447,7 @@ async fn teardown(state: &LabState) -> Vec<String> {
         .map(|p| format!("{} (pid {})", p.name, p.pid))
         .collect();
     report.extend(net::remove(state));
+    report.extend(names::remove_hosts(state));
     report
 }
 

@@ -72,6 +72,15 @@ pub struct LabState {
     pub gateway: String,
     /// The lab CA's PEM file.
     pub ca_cert: PathBuf,
+    /// The control plane's HTTPS listener, serving the real endpoint names.
+    #[serde(default)]
+    pub https_api: Option<String>,
+    /// The CONNECT proxy that takes the real names to the lab (`HTTPS_PROXY`).
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// The `/etc/netns/<ns>` directories holding the namespaces' hosts files.
+    #[serde(default)]
+    pub hosts_dirs: Vec<PathBuf>,
     pub instances: Vec<Instance>,
     pub target: Option<Target>,
     /// The RAM users, role and profiles the lab made (absent when its control plane had no

@@ -16,13 +16,23 @@ use super::{
 /// users' profiles (`axt --profile lab-operator …`).
 pub(super) fn exports(dir: &Path, state: &LabState) -> anyhow::Result<String> {
     let (id, secret) = admin_key(dir)?;
+    let ca = state.ca_cert.display().to_string();
     let mut vars = vec![
         ("ALIBABA_CLOUD_ACCESS_KEY_ID", id),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret),
-        ("ALIBABA_CLOUD_ECS_ENDPOINT", state.api.clone()),
         ("ALIBABA_CLOUD_REGION_ID", REGION.to_owned()),
-        ("AXT_CA_CERT", state.ca_cert.display().to_string()),
     ];
+    match &state.proxy {
+        // The real endpoint names, through the lab's proxy: no endpoint to set anywhere.
+        Some(proxy) => vars.extend([
+            ("HTTPS_PROXY", format!("http://{proxy}")),
+            ("NO_PROXY", "127.0.0.1,localhost".to_owned()),
+            ("SSL_CERT_FILE", ca.clone()),
+        ]),
+        // A lab started by an older `axt`: its plain endpoint.
+        None => vars.push(("ALIBABA_CLOUD_ECS_ENDPOINT", state.api.clone())),
+    }
+    vars.push(("AXT_CA_CERT", ca));
     if let Some(iam) = &state.iam {
         vars.push((
             "ALIBABA_CLOUD_CONFIG_FILE",
@@ -54,8 +64,8 @@ pub(super) fn quote(word: &str) -> String {
     }
 }
 
-/// How to type `axt` here: `axt` when that is what PATH finds, else its path (relative to
-/// the current directory when under it).
+/// How to type `axt` here: `axt` when that is what PATH finds, else its absolute path, so
+/// that the printed commands work from any directory.
 pub(super) fn axt_command() -> String {
     let Ok(exe) = std::env::current_exe().and_then(|e| e.canonicalize()) else {
         return "axt".into();
@@ -65,13 +75,10 @@ pub(super) fn axt_command() -> String {
             .any(|dir| dir.join("axt").canonicalize().is_ok_and(|p| p == exe))
     });
     if on_path {
-        return "axt".into();
+        "axt".into()
+    } else {
+        exe.display().to_string()
     }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    exe.strip_prefix(&cwd)
-        .map_or(exe.clone(), Path::to_path_buf)
-        .display()
-        .to_string()
 }
 
 /// What `axt lab up` prints: the hosts, the `export` lines and the tour's two commands.
@@ -98,11 +105,24 @@ pub(super) fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::R
         "  control plane  http://{}  (logs/control-plane.log)",
         state.api
     )?;
+    if let Some(https) = &state.https_api {
+        writeln!(
+            out,
+            "                 https://{https}  (as ecs-{REGION}.aliyuncs.com, ram.aliyuncs.com, …)"
+        )?;
+    }
     writeln!(
         out,
-        "  gateway        wss://{}  (logs/gateway.log)",
-        state.gateway
+        "  gateway        wss://{}  (as {}; logs/gateway.log)",
+        state.gateway,
+        axt_proto::openapi::endpoints::gateway_name(REGION)
     )?;
+    if let Some(proxy) = &state.proxy {
+        writeln!(
+            out,
+            "  proxy          http://{proxy}  (the lab's names only; logs/proxy.log)"
+        )?;
+    }
     for instance in &state.instances {
         let place = match (&instance.netns, &instance.public_ip, &instance.private_ip) {
             (Some(ns), Some(public), Some(private)) => {
@@ -130,10 +150,11 @@ pub(super) fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::R
         target.ip, target.http_port
     )?;
     writeln!(out)?;
+    // Absolute, so that the line works from any directory.
     writeln!(
         out,
-        "In your shell (or: eval \"$({axt} lab env{})\"):",
-        dir_flag(dir_arg)
+        "In a shell of its own (or: eval \"$({axt} lab env --dir {})\"):",
+        quote(&dir.display().to_string())
     )?;
     writeln!(out)?;
     for line in exports(dir, state)?.lines() {

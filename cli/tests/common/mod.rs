@@ -66,6 +66,8 @@ pub async fn finish(child: tokio::process::Child) -> Outcome {
 /// A control plane on port 0 with the admin key above; stopped when dropped.
 pub struct TestPlane {
     pub addr: SocketAddr,
+    /// Its HTTPS listener on the real endpoint names, when started with one.
+    pub https: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
     _running: Background,
 }
@@ -73,27 +75,51 @@ pub struct TestPlane {
 impl TestPlane {
     /// Starts one whose WebSocketUrls point at `gateway_url`.
     pub async fn start(gateway_url: &str) -> Self {
+        Self::start_with(gateway_url, &[]).await
+    }
+
+    /// Starts one that also serves HTTPS (`--https-listen` on port 0), its lab CA in
+    /// [`TestPlane::ca_dir`].
+    pub async fn start_https(gateway_url: &str) -> Self {
+        Self::start_with(gateway_url, &["--https-listen", "127.0.0.1:0"]).await
+    }
+
+    /// Starts one with `extra` options.
+    pub async fn start_with(gateway_url: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::parse_from([
-            "axt-control-plane",
-            "--data-dir",
-            &dir.path().display().to_string(),
-            "--gateway-url",
-            gateway_url,
-            "--internal-token",
-            INTERNAL_TOKEN,
-            "--admin-access-key-id",
-            KEY_ID,
-            "--admin-access-key-secret",
-            SECRET,
-        ]);
+        let data_dir = dir.path().display().to_string();
+        let config = Config::parse_from(
+            [
+                "axt-control-plane",
+                "--data-dir",
+                &data_dir,
+                "--gateway-url",
+                gateway_url,
+                "--internal-token",
+                INTERNAL_TOKEN,
+                "--admin-access-key-id",
+                KEY_ID,
+                "--admin-access-key-secret",
+                SECRET,
+            ]
+            .iter()
+            .chain(extra),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = App::open(config).await.unwrap().spawn(listener).unwrap();
+        let app = App::open(config).await.unwrap();
+        let https = app.https_addr();
+        let running = app.spawn(listener).unwrap();
         Self {
             addr: running.addr,
+            https,
             dir,
             _running: running,
         }
+    }
+
+    /// The directory of its lab CA (`ca.pem`): the control plane's default, `<data-dir>/ca`.
+    pub fn ca_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca")
     }
 
     /// A Running instance with an online agent new enough for sessions, made with `axt api`

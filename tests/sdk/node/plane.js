@@ -1,7 +1,8 @@
 'use strict';
 // A real axt-control-plane on port 0 for the Node SDK tests (the twin of ../conftest.py), plus a
 // lab agent registered through the internal API (the way the gateway registers one), so sessions
-// have an instance to target. Not a test file: `node --test` picks up only `*.test.js`.
+// have an instance to target; and, for the SDKs left without an endpoint, the same plane on
+// HTTPS behind `axt proxy`. Not a test file: `node --test` picks up only `*.test.js`.
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -11,6 +12,7 @@ const { $OpenApiUtil } = require('@alicloud/openapi-core');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BINARY = process.env.AXT_CONTROL_PLANE_BIN || path.join(ROOT, 'target', 'debug', 'axt-control-plane');
+const AXT = process.env.AXT_BIN || path.join(ROOT, 'target', 'debug', 'axt');
 const KEY_ID = 'LTAIsdkTestKey0000000001';
 const SECRET = 'sdk-test-secret-not-for-production';
 const INTERNAL_TOKEN = 'sdk-test-internal-token';
@@ -67,54 +69,136 @@ class Plane {
 
   /** Kills the child this test spawned (by its pid, nothing else) and removes its data dir. */
   async stop() {
-    const child = this.child;
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      let timer;
-      await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(resolve, STOP_TIMEOUT_MS); })]);
-      clearTimeout(timer);
-    }
+    await this.child.stop();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
 
+/** A child of this test: `file` run with `args`, its stderr drained all along (so that it never
+ * blocks on a full pipe), kept (bounded) for error messages, and handed line by line to
+ * `onLine`. Ended by its own pid, nothing else. */
+class Child {
+  constructor(file, args, env, onLine = () => {}) {
+    this.file = file;
+    this.log = '';
+    this.process = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.exited = new Promise((resolve) => this.process.once('close', resolve));
+    // Reported by waitFor; this listener only keeps a failed spawn from throwing.
+    this.process.on('error', () => {});
+    let partial = '';
+    this.process.stderr.setEncoding('utf8');
+    this.process.stderr.on('data', (chunk) => {
+      this.log += chunk;
+      if (this.log.length > 1 << 20) this.log = this.log.slice(-(1 << 16));
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop();
+      for (const line of lines) onLine(line);
+    });
+  }
+
+  /** Resolves with the first match of `pattern` in a complete line of the log; rejects when
+   * the child ends or cannot run first, or after START_TIMEOUT_MS. */
+  waitFor(pattern) {
+    const name = path.basename(this.file);
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (fn, value) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.process.stderr.removeListener('data', check);
+        fn(value);
+      };
+      const timer = setTimeout(
+        () => finish(reject, new Error(`${name} did not start within ${START_TIMEOUT_MS} ms; its log:\n${this.log}`)),
+        START_TIMEOUT_MS);
+      const check = () => {
+        const m = pattern.exec(this.log.slice(0, this.log.lastIndexOf('\n') + 1));
+        if (m) finish(resolve, m);
+      };
+      this.process.stderr.on('data', check);
+      this.process.once('error', (e) => finish(reject, new Error(`cannot run ${this.file}: ${e.message}`)));
+      this.exited.then((code) => finish(reject, new Error(`${name} exited (${code}) before it was ready; its log:\n${this.log}`)));
+      check();
+    });
+  }
+
+  /** Sends `signal` to the child (by its pid) and waits, bounded, for it to end. */
+  async stop(signal = 'SIGKILL') {
+    const child = this.process;
+    if (child.pid === undefined) return; // never ran
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    let timer;
+    await Promise.race([this.exited, new Promise((resolve) => { timer = setTimeout(resolve, STOP_TIMEOUT_MS); })]);
+    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** Our environment for a child, without any proxy: the children talk to loopback. */
+function childEnv(extra) {
+  const env = { ...process.env, ...extra };
+  for (const proxy of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'no_proxy']) {
+    delete env[proxy];
+  }
+  return env;
+}
+
 /** One control plane for the test `t`, in its own data directory, ended by its own pid when the
- * test ends. Resolves once the plane logged the address it bound (`addr=…`). */
-async function startPlane(t) {
+ * test ends, with `extra` arguments. Resolves once the plane logged the address of its plain
+ * listener (`listening addr=…`; the HTTPS one logs `listening (HTTPS) addr=…`). */
+async function startPlane(t, extra = []) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'axt-sdk-node-'));
-  const env = { ...process.env, RUST_LOG: 'info', AXT_ADMIN_ACCESS_KEY_ID: KEY_ID, AXT_ADMIN_ACCESS_KEY_SECRET: SECRET };
-  for (const proxy of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) delete env[proxy];
-  const child = spawn(BINARY, [
+  const env = childEnv({ RUST_LOG: 'info', AXT_ADMIN_ACCESS_KEY_ID: KEY_ID, AXT_ADMIN_ACCESS_KEY_SECRET: SECRET });
+  const child = new Child(BINARY, [
     '--listen', '127.0.0.1:0', '--data-dir', dataDir,
-    '--gateway-url', 'wss://127.0.0.1:8443', '--internal-token', INTERNAL_TOKEN,
-  ], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    '--gateway-url', 'wss://127.0.0.1:8443', '--internal-token', INTERNAL_TOKEN, ...extra,
+  ], env);
   const plane = new Plane(child, null, dataDir);
   t.after(() => plane.stop());
-
-  let log = '';
-  child.stderr.setEncoding('utf8');
-  plane.addr = await new Promise((resolve, reject) => {
-    let done = false;
-    const finish = (fn, value) => { if (!done) { done = true; clearTimeout(timer); fn(value); } };
-    const timer = setTimeout(
-      () => finish(reject, new Error(`axt-control-plane did not start within ${START_TIMEOUT_MS} ms; its log:\n${log}`)),
-      START_TIMEOUT_MS);
-    child.stderr.on('data', (chunk) => {
-      // The log is kept (bounded) for the start-up error; it is drained all along so that the
-      // plane never blocks on a full pipe.
-      if (done) return;
-      log += chunk;
-      const complete = log.slice(0, log.lastIndexOf('\n') + 1);
-      const m = /addr=(\S+)/.exec(complete);
-      if (m) finish(resolve, m[1]);
-      else if (log.length > 1 << 20) log = log.slice(-(1 << 16));
-    });
-    child.once('error', (e) => finish(reject, new Error(`cannot run ${BINARY}: ${e.message}`)));
-    child.once('exit', (code, signal) =>
-      finish(reject, new Error(`axt-control-plane exited (${code ?? signal}) before listening; its log:\n${log}`)));
-  });
+  plane.addr = (await child.waitFor(/listening addr=(\S+)/))[1];
   return plane;
+}
+
+/** The lab as the SDKs find it with no endpoint, for the test `t`: a control plane also serving
+ * HTTPS (port 0) with a certificate from a fresh lab CA for the public endpoint names of
+ * REGION, and `axt proxy` (port 0) taking those names, port 443, there and refusing everything
+ * else. Nothing here sets a proxy for the process. When the test ends the proxy is stopped and
+ * must have refused nothing: every name an SDK resolved by itself was one of the lab's. */
+async function startLab(t) {
+  const caDir = fs.mkdtempSync(path.join(os.tmpdir(), 'axt-sdk-node-ca-'));
+  t.after(() => fs.rmSync(caDir, { recursive: true, force: true }));
+  const plane = await startPlane(t, ['--https-listen', '127.0.0.1:0', '--ca-dir', caDir]);
+  // Written when the HTTPS listener is bound, before the plain one logs its address.
+  const httpsAddr = fs.readFileSync(path.join(plane.dataDir, 'https-addr'), 'utf8').trim();
+  const addrFile = path.join(caDir, 'proxy-addr');
+  const refusals = [];
+  // debug: the proxy logs how every connection ended, refusals included.
+  const proxy = new Child(AXT, [
+    'proxy', '--listen', '127.0.0.1:0', '--regions', REGION, '--api', httpsAddr, '--addr-file', addrFile,
+  ], childEnv({ RUST_LOG: 'warn,axt_cli::proxy=debug' }), (line) => { if (line.includes('refused')) refusals.push(line); });
+  t.after(async () => {
+    // Ended by SIGTERM and read to the end of its log, so that no refusal is missed.
+    await proxy.stop('SIGTERM');
+    if (refusals.length) throw new Error(`the proxy refused a name:\n${refusals.join('\n')}`);
+  });
+  // The address file is written before the proxy prints its first line.
+  await proxy.waitFor(/listening on/);
+  const caFile = path.join(caDir, 'ca.pem');
+  return {
+    plane,
+    proxy: `http://${fs.readFileSync(addrFile, 'utf8').trim()}`,
+    caFile,
+    refusals,
+    /** What a user configures against the real cloud, plus the lab CA: no endpoint. The Node
+     * SDKs take `ca` as PEM text, not as a file name. */
+    config(extraOptions = {}) {
+      return new $OpenApiUtil.Config({
+        accessKeyId: KEY_ID, accessKeySecret: SECRET, regionId: REGION,
+        ca: fs.readFileSync(caFile, 'utf8'), ...extraOptions,
+      });
+    },
+  };
 }
 
 /** Awaits `promise`, which must reject with the SDK's error of this HTTP status and code. */
@@ -135,4 +219,4 @@ async function refused(promise, statusCode, code) {
   return error;
 }
 
-module.exports = { ALGORITHMS, KEY_ID, REGION, SECRET, refused, startPlane };
+module.exports = { ALGORITHMS, KEY_ID, REGION, SECRET, refused, startLab, startPlane };

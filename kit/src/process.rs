@@ -3,9 +3,10 @@
 //! end of the log, if the process dies first), and ended by their own pid — on drop, unless
 //! they were [detached](Supervised::detach) to outlive their starter (the lab's services).
 
+mod log;
+
 use std::{
     fs,
-    io::{Read as _, Seek as _, SeekFrom},
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -19,6 +20,12 @@ use nix::{
 };
 
 use crate::wait::POLL;
+
+pub use log::{strip_ansi, tail, LogWatch};
+
+/// How many of its last lines a child's log shows when a test fails: enough for the agent's
+/// debug log around the failure.
+const FAILURE_LINES: usize = 200;
 
 /// A command for `program`, run through `launcher` when there is one (`ip netns exec NS`,
 /// which execs, so the child's pid is the program's), with no stdin, no proxy settings and no
@@ -57,6 +64,8 @@ pub struct Supervised {
     name: String,
     child: Child,
     log: PathBuf,
+    /// The log, kept open: readable even once its directory is removed.
+    output: fs::File,
     /// Killed on drop unless detached.
     detached: bool,
 }
@@ -77,8 +86,10 @@ impl Supervised {
         let file = fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(log)
             .with_context(|| format!("opening {}", log.display()))?;
+        let output = file.try_clone()?;
         cmd.stdout(file.try_clone()?).stderr(file);
         if own_group {
             cmd.process_group(0);
@@ -90,6 +101,7 @@ impl Supervised {
             name: name.to_owned(),
             child,
             log: log.to_owned(),
+            output,
             detached: false,
         })
     }
@@ -107,6 +119,11 @@ impl Supervised {
     /// The log file.
     pub fn log(&self) -> &Path {
         &self.log
+    }
+
+    /// The last `lines` lines of its log, indented, for an error message.
+    pub fn tail(&self, lines: usize) -> String {
+        log::tail_of(&self.output, &self.log.display().to_string(), lines)
     }
 
     /// Its pid and start time.
@@ -136,14 +153,14 @@ impl Supervised {
                 bail!(
                     "{} exited ({status}) before {what}; {}",
                     self.name,
-                    tail(&self.log, 15)
+                    self.tail(15)
                 );
             }
             if tokio::time::Instant::now() >= deadline {
                 bail!(
                     "{} did not get to {what} within {limit:?}; {}",
                     self.name,
-                    tail(&self.log, 15)
+                    self.tail(15)
                 );
             }
             tick.tick().await;
@@ -201,7 +218,7 @@ impl Drop for Supervised {
         self.kill();
         // A failing test shows what its children said; a passing one stays quiet.
         if std::thread::panicking() {
-            eprintln!("--- {} ---\n{}", self.name, tail(&self.log, 60));
+            eprintln!("--- {} ---\n{}", self.name, self.tail(FAILURE_LINES));
         }
     }
 }
@@ -244,56 +261,6 @@ pub async fn stop(records: &[Record], grace: Duration) -> Vec<Record> {
     records.iter().filter(|p| alive(p)).cloned().collect()
 }
 
-/// The last `lines` lines of `log`, indented, for an error message.
-pub fn tail(log: &Path, lines: usize) -> String {
-    let text = strip_ansi(&fs::read_to_string(log).unwrap_or_default());
-    let all: Vec<&str> = text.lines().collect();
-    let mut out = format!("the end of {}:", log.display());
-    for line in &all[all.len().saturating_sub(lines)..] {
-        out.push_str("\n    ");
-        out.push_str(line);
-    }
-    out
-}
-
-/// A log file read from a point on: what a process wrote after that point.
-pub struct LogWatch {
-    path: PathBuf,
-    offset: u64,
-}
-
-impl LogWatch {
-    /// Watches `path` from its current end.
-    pub fn from_end(path: &Path) -> Self {
-        let offset = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        Self {
-            path: path.to_owned(),
-            offset,
-        }
-    }
-
-    /// Watches `path` from its beginning.
-    pub fn from_start(path: &Path) -> Self {
-        Self {
-            path: path.to_owned(),
-            offset: 0,
-        }
-    }
-
-    /// The first line written since the start of the watch that contains `needle`, without
-    /// terminal colours.
-    pub fn find(&self, needle: &str) -> Option<String> {
-        let mut file = fs::File::open(&self.path).ok()?;
-        file.seek(SeekFrom::Start(self.offset)).ok()?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).ok()?;
-        strip_ansi(&text)
-            .lines()
-            .find(|line| line.contains(needle))
-            .map(str::to_owned)
-    }
-}
-
 /// Runs `cmd` to completion within `limit`, its output appended to `log`; fails with the
 /// log's end when it fails or takes longer (it is then killed).
 pub async fn run_to_end(
@@ -305,30 +272,9 @@ pub async fn run_to_end(
     let mut started = Supervised::spawn(name, cmd, log)?;
     let status = started.wait_exit(limit).await?;
     if !status.success() {
-        bail!("{name} failed ({status}); {}", tail(log, 15));
+        bail!("{name} failed ({status}); {}", started.tail(15));
     }
     Ok(())
-}
-
-/// Removes ANSI escape sequences (colours some programs write even into a file).
-pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ parameters… final byte in @..~
-            if chars.next() == Some('[') {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Runs `work` on a runtime of its own: for callers without one (a benchmark's main thread).
@@ -407,9 +353,20 @@ mod tests {
             .is_err());
     }
 
-    #[test]
-    fn colour_codes_are_removed() {
-        let line = "\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m listening at 127.0.0.1:47931";
-        assert_eq!(strip_ansi(line), "2026  INFO listening at 127.0.0.1:47931");
+    #[tokio::test]
+    async fn the_log_shown_on_failure_outlives_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("talker.log");
+        let mut cmd = command(&[], "/bin/sh");
+        cmd.args(["-c", "echo first; echo last; exec sleep 600"]);
+        let mut talker = Supervised::spawn("talker", cmd, &log).unwrap();
+        talker.line("last", Duration::from_secs(10)).await.unwrap();
+        // A test's temporary directory may go before the children it holds.
+        drop(dir);
+        let shown = talker.tail(1);
+        assert!(
+            shown.contains("last") && !shown.contains("first"),
+            "{shown}"
+        );
     }
 }

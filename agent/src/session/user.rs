@@ -113,7 +113,12 @@ fn lookup_uid(uid: Uid) -> Result<User, UserError> {
 /// Creates the default user as the stock agent creates `ecs-assist-user`, minus its sudoers
 /// entry: axtlab grants no privileges nobody asked for.
 fn create_default(name: &str) -> Result<User, UserError> {
-    tracing::info!(user = name, "creating the default session user");
+    // An account on the host outlives the agent: say so where the operator looks, once.
+    tracing::warn!(
+        user = name,
+        "creating the default session user on this host (useradd -m); it stays after the \
+         agent stops: remove it with `userdel -r {name}`, or run the agent with --default-user"
+    );
     let status = Command::new("useradd")
         .args(["-m", "-s", "/bin/bash", name])
         .status()

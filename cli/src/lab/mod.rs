@@ -21,6 +21,7 @@
 //! and writes their aliyun CLI profiles ([`identities`]), which `axt lab env` points
 //! `ALIBABA_CLOUD_CONFIG_FILE` at.
 
+pub mod account;
 mod hosts;
 pub mod identities;
 mod names;
@@ -180,6 +181,7 @@ async fn up(args: &LabUpArgs) -> anyhow::Result<ExitCode> {
     let mut lab = Builder {
         state: LabState {
             mode,
+            default_user: account::DefaultUser::planned(args.default_user.as_deref()),
             ..Default::default()
         },
         dir: dir.clone(),
@@ -193,6 +195,9 @@ async fn up(args: &LabUpArgs) -> anyhow::Result<ExitCode> {
                 started.detach();
             }
             print!("{}", summary(&lab.state, &lab.dir, &args.dir.dir)?);
+            if let Some(note) = lab.state.default_user.as_ref().and_then(|u| u.note_at_up()) {
+                print!("\n{note}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {
@@ -467,6 +472,9 @@ async fn down(args: &LabDownArgs) -> anyhow::Result<ExitCode> {
     }
     LabState::remove(&dir)?;
     let _ = std::fs::remove_file(dir.join("env.sh"));
+    if let Some(note) = state.default_user.as_ref().and_then(|u| u.note_at_down()) {
+        eprintln!("{note}");
+    }
     if args.purge {
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         println!("axtlab is down; {} removed", args.dir.dir.display());

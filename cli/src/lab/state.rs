@@ -78,6 +78,10 @@ pub struct LabState {
     /// The CONNECT proxy that takes the real names to the lab (`HTTPS_PROXY`).
     #[serde(default)]
     pub proxy: Option<String>,
+    /// The account the agents may create as their default session user (root, no
+    /// `--default-user`), and whether it was there before.
+    #[serde(default)]
+    pub default_user: Option<super::account::DefaultUser>,
     /// The `/etc/netns/<ns>` directories holding the namespaces' hosts files.
     #[serde(default)]
     pub hosts_dirs: Vec<PathBuf>,

@@ -9,14 +9,16 @@ mod iam;
 mod lab;
 mod proxy;
 mod session;
+mod usage;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::Product;
 pub use iam::{ExplainArgs, IamArgs, IamCommand, LabIamArgs, SimulateArgs};
 pub use lab::{LabArgs, LabCommand, LabDirArgs, LabDownArgs, LabUpArgs, ServeTargetArgs};
 pub use proxy::ProxyArgs;
 pub use session::{EncryptArgs, EncryptMode, SessionArgs};
+pub use usage::command;
 
 /// axt: the client of axtlab, a self-hosted ECS Session Manager.
 ///
@@ -29,8 +31,8 @@ pub use session::{EncryptArgs, EncryptMode, SessionArgs};
 /// as --ca-cert).
 ///
 /// Without --endpoint, calls go to the products' public names over HTTPS, as the SDKs make
-/// them; like the SDKs and ali-instance-cli, axt then honours HTTPS_PROXY and NO_PROXY (for the
-/// API and the session WebSocket) and trusts the certificates of SSL_CERT_FILE, so the
+/// them; like ali-instance-cli's OpenAPI calls, axt then honours HTTPS_PROXY and NO_PROXY (for
+/// the API and the session WebSocket too) and trusts the certificates of SSL_CERT_FILE, so the
 /// environment that sends the stock tools to a lab through `axt proxy` sends axt there too.
 #[derive(Parser)]
 #[command(name = "axt", version)]
@@ -154,10 +156,14 @@ pub enum Command {
     /// that lets through only the lab's names (HTTPS_PROXY=http://<its address>).
     ///
     /// Every OpenAPI name of the regions on port 443 goes to --api, each region's gateway
-    /// name (`<region>.axt.aliyuncs.com:443`) to --gateway; --route adds exact routes. TLS is
-    /// spliced end to end: tools trust the lab CA through SSL_CERT_FILE (or --ca-cert for
-    /// axt). Any other name or port is refused with 403, plain-HTTP proxying with 405; no
-    /// name is ever resolved, so the host's DNS stays untouched.
+    /// name (`<region>.axt.aliyuncs.com:443`) to --gateway; --route adds exact routes. Any
+    /// other name or port is refused with 403, plain-HTTP proxying with 405; no name is ever
+    /// resolved, so the host's DNS stays untouched.
+    ///
+    /// TLS is spliced end to end, so each tool must trust the lab CA itself: axt, Go tools
+    /// (ali-instance-cli) and OpenSSL-based ones through SSL_CERT_FILE (axt also --ca-cert);
+    /// the Tea SDKs ignore it and take the CA in their Config (Python: `ca=<path>`, Node: `ca`
+    /// as PEM text). See the README, "Use the official tools unchanged".
     Proxy(ProxyArgs),
 }
 
@@ -192,16 +198,16 @@ pub struct RelayArgs {
 #[derive(Args, Debug)]
 pub struct PortforwardArgs {
     /// The instance whose port is forwarded (i-… or mi-…).
-    #[arg(long, short = 'i')]
+    #[arg(long, short = 'i', value_name = "ID")]
     pub instance: String,
     /// The port on the instance (or on --target-server) (StartTerminalSession `PortNumber`).
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub remote_port: u16,
     /// A host reached through the instance, instead of the instance itself (`TargetServer`).
     #[arg(long)]
     pub target_server: Option<String>,
     /// The local port to listen on; 0 picks a free one (the port is printed).
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub local_port: u16,
     /// The local address to listen on. Loopback by default, unlike ali-instance-cli (which
     /// listens on every interface): whoever reaches the port reaches the instance.
@@ -213,9 +219,10 @@ pub struct PortforwardArgs {
 
 /// `axt ssh (--instance ID [--port 22] | --wss-url URL)`
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("target").required(true).args(["instance", "wss_url"])))]
 pub struct SshArgs {
     /// The instance to connect to (i-… or mi-…).
-    #[arg(long, short = 'i', required_unless_present = "wss_url")]
+    #[arg(long, short = 'i', value_name = "ID")]
     pub instance: Option<String>,
     /// The port on the instance (or on --target-server) (StartTerminalSession `PortNumber`).
     #[arg(long, short = 'p', default_value_t = 22)]
@@ -225,7 +232,7 @@ pub struct SshArgs {
     pub target_server: Option<String>,
     /// Connect this WebSocketUrl of an earlier StartTerminalSession (with a PortNumber) instead
     /// of calling the API.
-    #[arg(long, short = 'u', conflicts_with_all = ["instance", "port", "target_server"])]
+    #[arg(long, short = 'u', value_name = "URL", conflicts_with_all = ["port", "target_server"])]
     pub wss_url: Option<String>,
     #[command(flatten)]
     pub relay: RelayArgs,

@@ -13,6 +13,8 @@
 //! Every signed call is authorized by RAM policies in the control plane. A refusal ends any
 //! command the same way: its error body as JSON, then — on a terminal, or with `--explain` —
 //! why, decoded by [`iam::explain`]; [`iam::simulate`] asks the same question before calling.
+//! So does a server certificate `axt` does not trust: the error, then what to do
+//! ([`tls::hint`]).
 
 use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode};
 
@@ -55,6 +57,9 @@ pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         Ok(code) => return Ok(code),
         Err(err) => err,
     };
+    if tls::hint::Advice::new(settings.ca_cert.as_deref()).report(&err) {
+        return Ok(ExitCode::FAILURE);
+    }
     let Some(call) = err.chain().find_map(|c| c.downcast_ref::<api::CallError>()) else {
         return Err(err);
     };

@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
-    let cli = axt_cli::args::Cli::parse();
+    let cli = axt_cli::args::Cli::parse_args();
     axt_kit::logging::init("warn");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

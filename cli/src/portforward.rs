@@ -18,8 +18,10 @@ use crate::{
     args::PortforwardArgs,
     profile::Settings,
     relay,
-    session::{tls_hint::Advice, EndError, Started},
-    terminal, tls, ws,
+    session::{EndError, Started},
+    terminal,
+    tls::{self, hint::Advice},
+    ws,
 };
 
 /// After Ctrl-C, how long live connections get to close before `axt` stops waiting for them.
@@ -82,11 +84,7 @@ pub async fn run(settings: &Settings, args: &PortforwardArgs) -> anyhow::Result<
     let mut interrupts = terminal::Interrupts::new()?;
     let advice = Advice::new(settings.ca_cert.as_deref());
     let target = args.target_server.as_deref();
-    let session = match PortSession::start(settings, &args.instance, args.remote_port, target).await
-    {
-        Ok(session) => session,
-        Err(err) => return advice.report(err),
-    };
+    let session = PortSession::start(settings, &args.instance, args.remote_port, target).await?;
     say(&format!(
         "Port forwarding for SessionId: {}, local port {local_port}, remote port {}",
         session.id(),

@@ -7,7 +7,6 @@
 mod ending;
 mod pump;
 mod started;
-pub mod tls_hint;
 
 use std::process::ExitCode;
 
@@ -43,13 +42,12 @@ const INPUT_QUEUE: usize = 8;
 pub async fn run(settings: &Settings, args: &SessionArgs) -> anyhow::Result<ExitCode> {
     // Before any session exists: a bad CA file is no reason to start one.
     let tls = tls::client_config(settings.ca_cert.as_deref())?;
-    let advice = tls_hint::Advice::new(settings.ca_cert.as_deref());
     let (url, agent_key, started) = match (&args.wss_url, &args.instance) {
         (Some(url), _) => (url.clone(), None, None),
-        (None, Some(instance)) => match start_session(settings, instance, args).await {
-            Ok((started, agent_key)) => (started.url.clone(), agent_key, Some(started)),
-            Err(err) => return advice.report(err),
-        },
+        (None, Some(instance)) => {
+            let (started, agent_key) = start_session(settings, instance, args).await?;
+            (started.url.clone(), agent_key, Some(started))
+        }
         (None, None) => anyhow::bail!("give --instance or --wss-url"),
     };
     let outcome = connect_and_interact(settings, args, &url, agent_key, tls).await;
@@ -61,10 +59,7 @@ pub async fn run(settings: &Settings, args: &SessionArgs) -> anyhow::Result<Exit
     if let Some(started) = &started {
         started.end_quietly().await;
     }
-    match outcome {
-        Ok(ending) => Ok(ending.exit_code()),
-        Err(err) => advice.report(err),
-    }
+    Ok(outcome?.exit_code())
 }
 
 /// Everything between having a URL and the session's end: the exchange's plan, the WebSocket,

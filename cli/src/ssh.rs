@@ -8,25 +8,18 @@
 
 use std::process::ExitCode;
 
-use crate::{
-    args::SshArgs, portforward::PortSession, profile::Settings, relay, session::tls_hint::Advice,
-    terminal, tls, ws,
-};
+use crate::{args::SshArgs, portforward::PortSession, profile::Settings, relay, terminal, tls, ws};
 
 /// `axt ssh`: starts a port session (unless given its URL), relays, and ends the session it
 /// started. Exit 0 on a clean end (the session exited, or closed after stdin ended, or a
 /// signal such as the SIGHUP OpenSSH sends its proxy when done); 1 otherwise.
 pub async fn run(settings: &Settings, args: &SshArgs) -> anyhow::Result<ExitCode> {
     let tls = tls::client_config(settings.ca_cert.as_deref())?;
-    let advice = Advice::new(settings.ca_cert.as_deref());
     let (session, url) = match (&args.wss_url, &args.instance) {
         (Some(url), _) => (None, url.clone()),
         (None, Some(instance)) => {
             let target = args.target_server.as_deref();
-            let session = match PortSession::start(settings, instance, args.port, target).await {
-                Ok(session) => session,
-                Err(err) => return advice.report(err),
-            };
+            let session = PortSession::start(settings, instance, args.port, target).await?;
             let url = session.url().to_owned();
             (Some(session), url)
         }
@@ -38,10 +31,7 @@ pub async fn run(settings: &Settings, args: &SshArgs) -> anyhow::Result<ExitCode
     if let Some(session) = &session {
         session.end_quietly().await;
     }
-    let end = match relayed {
-        Ok(end) => end,
-        Err(err) => return advice.report(err),
-    };
+    let end = relayed?;
     if end.is_clean() {
         return Ok(ExitCode::SUCCESS);
     }

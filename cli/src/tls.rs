@@ -5,9 +5,14 @@
 //!
 //! Both the WebSocket (`wss://`) and the OpenAPI client (`https://`) use it, so there is a
 //! single answer to "which certificates does axt trust"; [`certificate_error`] tells a refused
-//! certificate apart from other failures, for hints.
+//! certificate apart from other failures, and [`hint`] says what to do about it.
 
-use std::{ffi::OsString, path::Path, sync::Arc};
+pub mod hint;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use rustls::{
     pki_types::{pem::PemObject, CertificateDer},
@@ -39,8 +44,14 @@ pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 /// A client configuration trusting the public roots, every certificate in `ca_pem`, and those
 /// of the file `SSL_CERT_FILE` names, if set.
 pub fn client_config(ca_pem: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
-    let bundle = std::env::var_os(SSL_CERT_FILE).filter(|v| !v.is_empty());
-    client_config_with(ca_pem, bundle.as_ref().map(OsString::as_ref))
+    client_config_with(ca_pem, ssl_cert_file().as_deref())
+}
+
+/// The bundle `SSL_CERT_FILE` names; empty counts as unset, as it does for OpenSSL.
+pub fn ssl_cert_file() -> Option<PathBuf> {
+    std::env::var_os(SSL_CERT_FILE)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// [`client_config`] with the `SSL_CERT_FILE` bundle given rather than read from the
@@ -86,9 +97,11 @@ pub fn client_config_with(
     Ok(Arc::new(config))
 }
 
-/// The certificate problem behind `error`, if a server's certificate was refused: found
-/// anywhere in its chain of sources, also inside the `io::Error`s that tokio-rustls, hyper and
-/// tungstenite wrap rustls's errors in (whose `source` skips the error they carry).
+/// The certificate problem behind `error`, if a server's certificate was refused (an unknown
+/// issuer: the lab CA is not trusted; a name mismatch: the URL names another host). Found by
+/// type, not by reading messages, anywhere in the chain of sources — also inside the
+/// `io::Error`s that tokio-rustls, hyper and tungstenite wrap rustls's errors in, whose
+/// `source` skips the error they carry, so each is opened with `get_ref` as well.
 pub fn certificate_error<'a>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a rustls::CertificateError> {
@@ -97,13 +110,11 @@ pub fn certificate_error<'a>(
         if let Some(rustls::Error::InvalidCertificate(problem)) = error.downcast_ref() {
             return Some(problem);
         }
-        if let Some(inner) = error
+        let wrapped = error
             .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            if let Some(problem) = certificate_error(inner) {
-                return Some(problem);
-            }
+            .and_then(std::io::Error::get_ref);
+        if let Some(problem) = wrapped.and_then(|inner| certificate_error(inner)) {
+            return Some(problem);
         }
         next = error.source();
     }
@@ -164,16 +175,24 @@ mod tests {
         assert!(err.to_string().contains("SSL_CERT_FILE"), "{err}");
     }
 
-    #[test]
-    fn a_refused_certificate_is_found_inside_io_errors() {
-        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, refused);
+    /// How tokio-tungstenite reports a refused certificate, inside `axt`'s own errors.
+    pub(in crate::tls) fn refused(problem: rustls::CertificateError) -> anyhow::Error {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(problem),
+        );
         let failed = crate::ws::ConnectError::Failed {
             host: "gw:443".into(),
             source: tokio_tungstenite::tungstenite::Error::Io(io),
         };
+        anyhow::Error::new(failed).context("opening the session")
+    }
+
+    #[test]
+    fn a_refused_certificate_is_found_inside_io_errors() {
+        let refused = refused(rustls::CertificateError::UnknownIssuer);
         assert_eq!(
-            failed.certificate_problem(),
+            certificate_error(refused.as_ref()),
             Some(&rustls::CertificateError::UnknownIssuer)
         );
         let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");

@@ -68,14 +68,6 @@ pub enum ConnectError {
     },
 }
 
-impl ConnectError {
-    /// The certificate problem, when the gateway's certificate was refused (an unknown issuer:
-    /// the lab CA is not trusted; a name mismatch: the URL names another host).
-    pub fn certificate_problem(&self) -> Option<&rustls::CertificateError> {
-        crate::tls::certificate_error(self)
-    }
-}
-
 fn colon(reason: &Option<String>) -> String {
     reason
         .as_ref()

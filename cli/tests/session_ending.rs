@@ -14,18 +14,13 @@ use axt_proto::{
     internal::OpenChannel,
     status::SessionState,
 };
-use common::{axt, finish, send, FakeGateway, Outcome, TestPlane, KEY_ID, PATIENCE, SECRET};
+use common::{
+    finish, send,
+    tls::{assert_told_to_pass_the_ca, handshake_fails, lab_tls},
+    FakeGateway, Outcome, TestPlane,
+};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::{handshake::server::ErrorResponse, http::StatusCode};
-
-/// A lab CA (its PEM) and a TLS acceptor for 127.0.0.1 with a certificate it signed.
-fn lab_tls() -> (String, TlsAcceptor) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = axt_gateway::tls::server_config(dir.path(), &["127.0.0.1".to_owned()]).unwrap();
-    let ca = std::fs::read_to_string(dir.path().join(axt_gateway::tls::CA_FILE)).unwrap();
-    (ca, TlsAcceptor::from(config))
-}
 
 /// The id and state of the one session `plane` holds.
 async fn only_session(plane: &TestPlane, home: &std::path::Path) -> (String, SessionState) {
@@ -56,15 +51,6 @@ async fn session_on<T>(
         .unwrap();
     let _held = gateway.await;
     finish(child).await
-}
-
-/// A TLS server that fails the handshake, because the client refuses its certificate.
-async fn handshake_fails(listener: &TcpListener, acceptor: &TlsAcceptor) {
-    let (tcp, _) = tokio::time::timeout(PATIENCE, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(acceptor.accept(tcp).await.is_err());
 }
 
 #[tokio::test]
@@ -171,16 +157,7 @@ async fn an_untrusted_gateway_certificate_ends_the_session_and_says_to_pass_the_
         handshake_fails(&listener, &acceptor),
     )
     .await;
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 3, "{}", out.stderr);
-    assert!(lines[0].contains("UnknownIssuer"), "{}", out.stderr);
-    assert!(
-        lines[1].contains("not trusted: pass the lab's CA with --ca-cert or AXT_CA_CERT"),
-        "{}",
-        out.stderr
-    );
-    assert!(lines[2].contains("axt-data/ca/ca.pem"), "{}", out.stderr);
+    assert_told_to_pass_the_ca(&out);
     assert_eq!(
         only_session(&plane, home.path()).await.1,
         SessionState::Ended
@@ -205,29 +182,6 @@ async fn an_untrusted_gateway_certificate_ends_the_session_and_says_to_pass_the_
     assert_eq!(
         only_session(&plane, home.path()).await.1,
         SessionState::Ended
-    );
-}
-
-#[tokio::test]
-async fn an_untrusted_https_endpoint_says_to_pass_the_ca() {
-    let (_, acceptor) = lab_tls();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("https://{}", listener.local_addr().unwrap());
-    let home = tempfile::tempdir().unwrap();
-    let child = axt(home.path())
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        .env("ALIBABA_CLOUD_ECS_ENDPOINT", &endpoint)
-        .args(["session", "--instance", "i-x"])
-        .spawn()
-        .unwrap();
-    handshake_fails(&listener, &acceptor).await;
-    let out = finish(child).await;
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("--ca-cert or AXT_CA_CERT"),
-        "{}",
-        out.stderr
     );
 }
 

@@ -6,18 +6,12 @@ mod common;
 use std::process::Stdio;
 
 use axt_proto::client_frame::ClientMessageType::{Output, Status};
-use common::{axt, finish, send, PATIENCE};
+use common::{
+    axt, finish, send,
+    tls::{handshake_fails, lab_tls},
+    PATIENCE,
+};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-
-/// A lab CA (its PEM) and a TLS acceptor for 127.0.0.1 whose certificate it signed: the
-/// gateway's own lab TLS, made in a directory of its own.
-fn lab_tls() -> (String, TlsAcceptor) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = axt_gateway::tls::server_config(dir.path(), &["127.0.0.1".to_owned()]).unwrap();
-    let ca = std::fs::read_to_string(dir.path().join(axt_gateway::tls::CA_FILE)).unwrap();
-    (ca, TlsAcceptor::from(config))
-}
 
 #[tokio::test]
 async fn wss_trusts_the_lab_ca_given_by_flag_or_profile_and_only_then() {
@@ -62,11 +56,7 @@ async fn wss_trusts_the_lab_ca_given_by_flag_or_profile_and_only_then() {
         .args(["--profile", "plain", "session", "--wss-url", &url])
         .spawn()
         .unwrap();
-    let (tcp, _) = tokio::time::timeout(PATIENCE, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(acceptor.accept(tcp).await.is_err());
+    handshake_fails(&listener, &acceptor).await;
     let out = finish(child).await;
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("UnknownIssuer"), "{}", out.stderr);

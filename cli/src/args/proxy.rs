@@ -13,7 +13,8 @@ pub use crate::proxy::Route;
 /// (`ecs-cn-hangzhou.aliyuncs.com`, `ram.aliyuncs.com`, `cn-hangzhou.axt.aliyuncs.com`, …) over
 /// HTTPS. With `HTTPS_PROXY=http://<this proxy>` they ask it to CONNECT to those names, and it
 /// splices each allowed one to the lab's address, byte for byte: TLS stays end to end, so the
-/// lab's certificate must name them and the tools must trust the lab CA (`SSL_CERT_FILE`).
+/// lab's certificate must name them and each tool must trust the lab CA its own way (the help
+/// of [`crate::args::Command::Proxy`] says how).
 /// Nothing else is reached: any other name or port is refused (403), and so is plain HTTP
 /// proxying (405). The proxy never resolves a name; the host's DNS is left alone.
 #[derive(Args, Debug)]

@@ -2,16 +2,8 @@
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-/// How `axt session` is called, said whenever the command line is wrong. Written out because
-/// clap's own line lists every option already given, and options set by the environment count
-/// as given: a lab shell (which exports the key and the endpoint) would be told
-/// `axt session --access-key-id <…> --access-key-secret <…> --endpoint <…> --instance <…>`,
-/// as if all four were missing.
-const USAGE: &str = "axt session [OPTIONS] <--instance <ID>|--wss-url <URL>>";
-
 /// `axt session (--instance ID | --wss-url URL)`
 #[derive(Args, Debug)]
-#[command(override_usage = USAGE)]
 #[command(group(ArgGroup::new("target").required(true).args(["instance", "wss_url"])))]
 pub struct SessionArgs {
     /// The instance to open a shell on (i-… or mi-…).
@@ -87,26 +79,6 @@ mod tests {
             Cli::try_parse_from(["axt", "session", "-u", "ws://h/", "--username", "u"]).is_err()
         );
         assert!(Cli::try_parse_from(["axt", "session", "-i", "i-x", "--username", "u"]).is_ok());
-    }
-
-    #[test]
-    fn the_usage_line_leaves_out_the_options_already_given() {
-        // Flags and environment variables are alike to clap here; the test uses flags.
-        let given = [
-            "axt",
-            "--access-key-id",
-            "k",
-            "--endpoint",
-            "h:1",
-            "session",
-        ];
-        let Err(err) = Cli::try_parse_from(given) else {
-            panic!("no instance, no URL: refused")
-        };
-        let text = err.to_string();
-        let usage = text.lines().find(|line| line.starts_with("Usage:"));
-        assert_eq!(usage, Some(format!("Usage: {USAGE}").as_str()), "{text}");
-        assert!(text.contains("<--instance <ID>|--wss-url <URL>>"), "{text}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod agent_end;
 pub mod echo;
+pub mod tls;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 

@@ -59,10 +59,7 @@ pub fn version_of_host(host: &str) -> Option<&'static str> {
     let name = strip_port(host).to_ascii_lowercase();
     let label = name.strip_suffix(SUFFIX)?.strip_suffix('.')?;
     // `ecs`, `ecs-<region>` or `ecs.<region>` (and the same for the others).
-    let product = label
-        .split(['.', '-'])
-        .next()
-        .filter(|p| !p.is_empty())?;
+    let product = label.split(['.', '-']).next().filter(|p| !p.is_empty())?;
     match product {
         "ecs" => Some(API_VERSION),
         "ram" => Some(RAM_VERSION),
@@ -117,11 +114,23 @@ mod tests {
 
     #[test]
     fn a_host_names_its_product_and_nothing_else_does() {
-        assert_eq!(version_of_host("ecs-cn-hangzhou.aliyuncs.com"), Some(API_VERSION));
-        assert_eq!(version_of_host("ECS.cn-beijing.aliyuncs.com:443"), Some(API_VERSION));
+        assert_eq!(
+            version_of_host("ecs-cn-hangzhou.aliyuncs.com"),
+            Some(API_VERSION)
+        );
+        assert_eq!(
+            version_of_host("ECS.cn-beijing.aliyuncs.com:443"),
+            Some(API_VERSION)
+        );
         assert_eq!(version_of_host("ram.aliyuncs.com"), Some(RAM_VERSION));
-        assert_eq!(version_of_host("sts.cn-hangzhou.aliyuncs.com"), Some(STS_VERSION));
-        assert_eq!(version_of_host("kms.cn-hangzhou.aliyuncs.com"), Some(KMS_VERSION));
+        assert_eq!(
+            version_of_host("sts.cn-hangzhou.aliyuncs.com"),
+            Some(STS_VERSION)
+        );
+        assert_eq!(
+            version_of_host("kms.cn-hangzhou.aliyuncs.com"),
+            Some(KMS_VERSION)
+        );
         for other in [
             "127.0.0.1:8080",
             "localhost",
@@ -137,10 +146,22 @@ mod tests {
 
     #[test]
     fn the_default_name_follows_the_sdks() {
-        assert_eq!(default_name("ecs", "cn-hangzhou"), "ecs-cn-hangzhou.aliyuncs.com");
-        assert_eq!(default_name("ecs", "eu-central-1"), "ecs.eu-central-1.aliyuncs.com");
+        assert_eq!(
+            default_name("ecs", "cn-hangzhou"),
+            "ecs-cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(
+            default_name("ecs", "eu-central-1"),
+            "ecs.eu-central-1.aliyuncs.com"
+        );
         assert_eq!(default_name("ram", "cn-hangzhou"), "ram.aliyuncs.com");
-        assert_eq!(default_name("sts", "cn-hangzhou"), "sts.cn-hangzhou.aliyuncs.com");
-        assert_eq!(default_name("kms", "cn-hangzhou"), "kms.cn-hangzhou.aliyuncs.com");
+        assert_eq!(
+            default_name("sts", "cn-hangzhou"),
+            "sts.cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(
+            default_name("kms", "cn-hangzhou"),
+            "kms.cn-hangzhou.aliyuncs.com"
+        );
     }
 }

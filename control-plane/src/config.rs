@@ -147,6 +147,17 @@ pub struct Config {
     #[arg(long, env = "AXT_HEARTBEAT_WINDOW_SECS", default_value_t = 120)]
     pub heartbeat_window_secs: i64,
 
+    /// Most bytes of one connection's recording (asciicast v2, in <data-dir>/recordings). Past
+    /// it the recording keeps the whole lines that fit, is marked truncated, and later output
+    /// of that connection is not recorded.
+    #[arg(long, env = "AXT_RECORDING_MAX_BYTES", default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub recording_max_bytes: u64,
+
+    /// Days a recording is kept after its last append; older ones are deleted (file and
+    /// metadata) at start and hourly. 0 keeps them forever.
+    #[arg(long, env = "AXT_RECORDING_RETENTION_DAYS", default_value_t = 30)]
+    pub recording_retention_days: u32,
+
     /// Largest accepted clock difference of a signed request, in seconds.
     #[arg(long, env = "AXT_MAX_CLOCK_SKEW_SECS", default_value_t = 900)]
     pub max_clock_skew_secs: i64,

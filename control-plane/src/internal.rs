@@ -15,8 +15,10 @@
 //! | [`KickChannel`], [`GatewayStarted`] | which gateway holds which agent's kick channel |
 //! | [`GatewayLease`] | a gateway's lease on the connections it relays (every call naming a gateway's run renews it too) |
 //! | [`DecryptDataKey`](axt_proto::internal::DecryptDataKey) | an agent's KMS data key, for a live channel of its Mode Kms session ([`kms`]) |
+//! | [`AppendRecording`](axt_proto::internal::AppendRecording) | asciicast lines of a shell connection's recording ([`recordings`]) |
 
 mod kms;
+mod recordings;
 
 use std::{future::Future, sync::Arc};
 
@@ -65,6 +67,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let router = route(router, gateway_started);
     let router = route(router, gateway_lease);
     let router = route(router, kms::decrypt_data_key);
+    let router = route(router, recordings::append);
     router.layer(middleware::from_fn_with_state(shared, require_token))
 }
 

@@ -12,6 +12,7 @@ pub mod https;
 pub mod ids;
 pub mod internal;
 pub mod ip_range;
+pub mod recordings;
 pub mod sealing;
 pub mod store;
 pub mod version;
@@ -44,6 +45,8 @@ pub struct Shared {
     /// Held while a channel is allocated, for the same reason: the per-instance connection
     /// limit must hold exactly.
     pub channel_gate: tokio::sync::Mutex<()>,
+    /// The shell connections' recordings, which gateways append.
+    pub recordings: recordings::Recordings,
 }
 
 /// A ready control plane: database open and migrated, admin key in place, and the HTTPS
@@ -62,6 +65,14 @@ impl App {
         admin::ensure_admin_key(&store, &config).await?;
         let internal_token = admin::internal_token(&config)?;
         let https = https::bind(&config).await?;
+        let recordings = recordings::Recordings::new(&config);
+        // Before serving, so that a recording past its retention is not handed out; a failure
+        // is the sweep's to retry hourly, not a reason to leave the region without its API.
+        match recordings.sweep(&store, store::now()).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "deleted recordings past their retention"),
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "sweeping recordings"),
+        }
         Ok(Self {
             https,
             shared: Arc::new(Shared {
@@ -70,6 +81,7 @@ impl App {
                 internal_token,
                 session_gate: tokio::sync::Mutex::new(()),
                 channel_gate: tokio::sync::Mutex::new(()),
+                recordings,
             }),
         })
     }
@@ -100,6 +112,7 @@ impl App {
         tracing::info!(%addr, data_dir = %self.shared.config.data_dir.display(), "control plane listening");
         let janitor = tokio::spawn(prune_nonces(self.shared.clone()));
         let leases = tokio::spawn(expire_leases(self.shared.clone()));
+        let sweeper = tokio::spawn(sweep_recordings(self.shared.clone()));
         let router = axum::Router::new()
             .merge(api::router())
             .nest(
@@ -125,6 +138,7 @@ impl App {
         }
         janitor.abort();
         leases.abort();
+        sweeper.abort();
         self.shared.store.close().await;
         Ok(())
     }
@@ -182,6 +196,20 @@ async fn expire_leases(shared: Arc<Shared>) {
             Ok(0) => {}
             Ok(failed) => tracing::warn!(failed, "connections of gateways whose lease ran out"),
             Err(error) => tracing::warn!(%error, "expiring gateway leases"),
+        }
+    }
+}
+
+/// Hourly, deletes the recordings past their retention (the first sweep ran at start).
+async fn sweep_recordings(shared: Arc<Shared>) {
+    let hour = Duration::from_secs(3600);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
+    loop {
+        tick.tick().await;
+        match shared.recordings.sweep(&shared.store, store::now()).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "deleted recordings past their retention"),
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "sweeping recordings"),
         }
     }
 }

@@ -65,6 +65,7 @@ calls! {
     GatewayStarted => Done, "/gateways/started";
     GatewayLease => LeaseGranted, "/gateways/lease";
     DecryptDataKey => DataKey, "/kms/decrypt-data-key";
+    AppendRecording => Done, "/recordings/append";
 }
 
 /// Checks a client's token and the URL's validity, allocating nothing (a 1.02 client
@@ -392,6 +393,25 @@ pub struct DataKey {
     pub plaintext_base64: String,
 }
 
+/// Appends asciicast v2 lines to the recording of one shell connection, stored as
+/// `<sessionId>/<channelId>.cast`. `offset` is how many bytes of the recording the gateway
+/// already appended: a retried append whose offset is already stored is accepted as done, an
+/// offset past the stored end (a gap) is refused. `last` marks the recording complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppendRecording {
+    pub session_id: String,
+    pub channel_id: String,
+    pub instance_id: String,
+    /// Bytes already appended before `data`.
+    pub offset: u64,
+    /// Whole asciicast lines (UTF-8, each ending in a newline); the first append starts with
+    /// the header line.
+    pub data: String,
+    /// The connection ended: nothing more follows.
+    pub last: bool,
+}
+
 /// Why the control plane refused a call; travels with the HTTP status of [`RefusalCode::status`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -441,6 +461,10 @@ pub enum RefusalCode {
     /// A data key the session may not have decrypted: the session is not encrypted in Mode
     /// `Kms`, the blob is of another key or not a blob at all, or the key is not enabled.
     DataKeyRefused,
+    /// An append that does not continue its recording: its offset is past the stored end (a
+    /// gap: the message says how many bytes are stored), or it adds to a recording whose last
+    /// append already came.
+    RecordingConflict,
     /// The control plane failed (its database); the call may be retried.
     InternalError,
 }
@@ -455,6 +479,7 @@ impl RefusalCode {
             Self::UrlExpired | Self::SessionEnded => 410,
             Self::SessionCountExceedLimit | Self::ConnectionCountExceedLimit => 429,
             Self::ChannelNotFound | Self::InstanceNotRegistered => 404,
+            Self::RecordingConflict => 409,
             Self::InternalError => 500,
         }
     }

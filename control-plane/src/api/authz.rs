@@ -41,7 +41,7 @@ pub async fn authorize(ctx: &Ctx<'_>) -> Result<(), ApiError> {
         return Ok(());
     }
     let resources = match ctx.product {
-        Product::Ecs => actions::resources(ctx),
+        Product::Ecs => actions::resources(ctx).await?,
         Product::Ram => ram::resources(ctx),
         Product::Sts => sts::resources(ctx),
         Product::Kms => kms::resources(ctx),

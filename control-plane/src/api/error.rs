@@ -157,13 +157,23 @@ error_codes! {
     UnsupportedAgentVersionSessionManager = ("UnsupportedAgentVersion.SessionManager", 403, "The cloud assistant agent version does not support session manager."),
     /// An instance id of the Start/Stop/Describe calls that does not exist.
     InstanceIdNotFound = ("InvalidInstanceId.NotFound", 404, "The specified InstanceId does not exist."),
-    /// A `SessionId` of EndTerminalSession that is not the caller's.
+    /// A `SessionId` of EndTerminalSession (or of a recording action) that is not the
+    /// caller's.
     SessionIdNotFound = ("InvalidSessionId.NotFound", 404, "The specified session does not exist."),
     /// StartInstance/StopInstance on an instance in the wrong state, or a session on an
     /// instance that is not Running.
     IncorrectInstanceStatus = ("IncorrectInstanceStatus", 403, "The current status of the resource does not support this operation."),
     /// A `statusKey` other than `sessionManagerStatus`.
     StatusKeyNotFound = ("InvalidStatusKey.NotFound", 400, "The specified statusKey does not exist."),
+
+    // axtlab's own recording actions (ListTerminalSessionRecordings,
+    // GetTerminalSessionRecording), named after the service's NotFound codes. An unknown
+    // SessionId is `InvalidSessionId.NotFound`, above.
+    /// A `ConnectionId` that is not a connection of the session named.
+    ConnectionIdNotFound = ("InvalidConnectionId.NotFound", 404, "The specified connection does not exist."),
+    /// A connection of the session that has no recording: a port session, an end-to-end
+    /// encrypted one, or one whose recording was deleted after `--recording-retention-days`.
+    RecordingNotFound = ("InvalidRecording.NotFound", 404, "The specified connection has no recording."),
 
     // STS: the SecurityToken of temporary credentials (the gateway's common codes), and
     // AssumeRole's own table. Refusals by RAM (the root account, a role that does not trust

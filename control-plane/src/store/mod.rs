@@ -11,6 +11,7 @@ mod instances;
 mod kms;
 pub mod private;
 pub mod ram;
+mod recordings;
 mod security_groups;
 mod sessions;
 mod sts;
@@ -28,6 +29,7 @@ pub use idempotency::Idempotency;
 pub use instances::{Instance, InstanceFilter, NewInstance};
 pub use kms::{blob_key_id, KeyState, KmsKey, NewKmsKey};
 pub use ram::{InForce, RoleRow};
+pub use recordings::{Recording, RecordingFilter};
 pub use security_groups::{
     security_group_id, Membership, NewSecurityGroup, RuleSpec, SecurityGroup, SecurityGroupFilter,
     SecurityGroupRule, MAX_GROUPS_PER_INSTANCE, MAX_RULES_PER_GROUP,

@@ -4,6 +4,7 @@ mod activations;
 mod assistant;
 mod behaviour;
 mod instances;
+mod recordings;
 mod regions;
 mod resources;
 mod security_groups;
@@ -39,6 +40,8 @@ pub async fn dispatch(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         "StartTerminalSession" => start_session::start_terminal_session(ctx).await,
         "EndTerminalSession" => sessions::end_terminal_session(ctx).await,
         "DescribeTerminalSessions" => sessions::describe_terminal_sessions(ctx).await,
+        "ListTerminalSessionRecordings" => recordings::list(ctx).await,
+        "GetTerminalSessionRecording" => recordings::get(ctx).await,
         "CreateSecurityGroup" => security_groups::create_security_group(ctx).await,
         "DeleteSecurityGroup" => security_groups::delete_security_group(ctx).await,
         "DescribeSecurityGroups" => security_groups::describe_security_groups(ctx).await,

@@ -2,14 +2,26 @@
 //! security groups a call names, where ECS grants permissions per resource (StartTerminalSession
 //! on `acs:ecs:<region>:<account>:instance/<id>`, as its documentation says), all of a kind for
 //! calls that create or list them, and `*` for the rest (EndTerminalSession and
-//! DescribeTerminalSessions are documented as "All Resources").
+//! DescribeTerminalSessions are documented as "All Resources"). axtlab's recording actions act
+//! on the instance of the recording, which only the database knows ([`super::recordings`]).
 
 use axt_iam::arn;
 
-use crate::api::Ctx;
+use super::recordings;
+use crate::api::{ApiError, Ctx};
 
 /// The ARNs `ctx`'s Action acts on, or `None` for an Action ECS does not have here.
-pub fn resources(ctx: &Ctx<'_>) -> Option<Vec<String>> {
+pub async fn resources(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, ApiError> {
+    match ctx.action.as_str() {
+        "ListTerminalSessionRecordings" | "GetTerminalSessionRecording" => {
+            recordings::resources(ctx).await.map(Some)
+        }
+        _ => Ok(named(ctx)),
+    }
+}
+
+/// The ARNs of the Actions whose parameters name them.
+fn named(ctx: &Ctx<'_>) -> Option<Vec<String>> {
     let account = ctx.caller.account_id.as_str();
     let region = ctx.args.str("RegionId").unwrap_or("*");
     let instance = |id: &str| arn::instance(region, account, id);

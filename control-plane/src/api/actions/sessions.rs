@@ -13,7 +13,11 @@ use crate::{
 const HISTORY_SECS: i64 = 28 * 24 * 3600;
 
 /// The caller's session in the region, or `InvalidSessionId.NotFound`.
-async fn owned_session(ctx: &Ctx<'_>, region: &str, id: &str) -> Result<Session, ApiError> {
+pub(super) async fn owned_session(
+    ctx: &Ctx<'_>,
+    region: &str,
+    id: &str,
+) -> Result<Session, ApiError> {
     ctx.shared
         .store
         .session(id)
@@ -44,6 +48,9 @@ fn render_connection(c: &Connection) -> Value {
         // axtlab extension: bytes relayed each way (SDK models ignore fields they do not know).
         "BytesIn": c.bytes_in,
         "BytesOut": c.bytes_out,
+        // axtlab extension: the connection's id, which names its recording
+        // (GetTerminalSessionRecording's ConnectionId).
+        "ConnectionId": c.channel_id,
     });
     if c.status == ConnectionStatus::Failed {
         v["FailedDetail"] = c.failed_detail.clone().into();

@@ -154,6 +154,8 @@ async fn the_lab_comes_up_serves_the_tour_and_goes_away() {
             "0",
             "--proxy-port",
             "0",
+            "--console-port",
+            "0",
             "--default-user",
             &user.name(),
         ],

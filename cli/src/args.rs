@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+mod console;
 mod iam;
 mod lab;
 mod proxy;
@@ -14,6 +15,7 @@ mod usage;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::Product;
+pub use console::ConsoleArgs;
 pub use iam::{ExplainArgs, IamArgs, IamCommand, LabIamArgs, SimulateArgs};
 pub use lab::{LabArgs, LabCommand, LabDirArgs, LabDownArgs, LabUpArgs, ServeTargetArgs};
 pub use proxy::ProxyArgs;
@@ -144,6 +146,9 @@ pub enum Command {
     /// Relay stdin/stdout to a port of an instance, for OpenSSH's ProxyCommand:
     /// `ssh -o ProxyCommand='axt ssh --instance %h' user@i-x`.
     Ssh(SshArgs),
+    /// The recordings of shell connections (asciicast v2): list them, or get one to play with
+    /// `asciinema play` (axtlab's ListTerminalSessionRecordings, GetTerminalSessionRecording).
+    Recordings(crate::recordings::RecordingsArgs),
     /// RAM policies, explained: why a call was refused, and what a call would meet.
     Iam(IamArgs),
     /// Run a whole axtlab region on this machine: a control plane, a gateway, instances with
@@ -165,6 +170,13 @@ pub enum Command {
     /// the Tea SDKs ignore it and take the CA in their Config (Python: `ca=<path>`, Node: `ca`
     /// as PEM text). See the README, "Use the official tools unchanged".
     Proxy(ProxyArgs),
+    /// Serve the web console: sign in with an AccessKey, instances, browser terminals, the
+    /// flow of a session, recordings. It prints its URL (`console: http://127.0.0.1:PORT/`).
+    ///
+    /// Every call it makes is signed as whoever signed in, at --endpoint (or the public names
+    /// through HTTPS_PROXY); the browser's WebSockets are relayed to the gateway trusting
+    /// --ca-cert and SSL_CERT_FILE, so the browser needs neither.
+    Console(ConsoleArgs),
 }
 
 /// `axt api [--product P] ACTION [--Name value]…`

@@ -8,7 +8,8 @@
 //! and seals every frame. `axt portforward` and `axt ssh` share the same path up
 //! to the channel, then relay raw bytes with [`relay`] ([`portforward`] per TCP connection,
 //! [`ssh`] over stdio). [`lab`] runs a whole region on this machine for trying all of that;
-//! [`proxy`] lets unmodified tools reach it by the public endpoint names.
+//! [`proxy`] lets unmodified tools reach it by the public endpoint names; [`console`] serves it
+//! to a browser (sign-in with an AccessKey, calls and session WebSockets made on its behalf).
 //!
 //! Every signed call is authorized by RAM policies in the control plane. A refusal ends any
 //! command the same way: its error body as JSON, then — on a terminal, or with `--explain` —
@@ -21,12 +22,14 @@ use std::{io::IsTerminal as _, path::PathBuf, process::ExitCode};
 pub mod api;
 pub mod args;
 pub mod channel;
+pub mod console;
 pub mod e2e;
 pub mod iam;
 pub mod lab;
 pub mod portforward;
 pub mod profile;
 pub mod proxy;
+pub mod recordings;
 pub mod relay;
 pub mod session;
 pub mod ssh;
@@ -49,9 +52,11 @@ pub async fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Session(args) => session::run(&settings, args).await,
         args::Command::Portforward(args) => portforward::run(&settings, args).await,
         args::Command::Ssh(args) => ssh::run(&settings, args).await,
+        args::Command::Recordings(args) => recordings::run(&settings, args).await,
         args::Command::Iam(args) => iam::run(&settings, args).await,
         args::Command::Lab(args) => lab::run(args, &cli.global).await,
         args::Command::Proxy(args) => proxy::run(args, &cli.global).await,
+        args::Command::Console(args) => console::run(&settings, &cli.global, args).await,
     };
     let err = match result {
         Ok(code) => return Ok(code),

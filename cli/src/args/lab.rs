@@ -72,6 +72,9 @@ pub struct LabUpArgs {
     /// (0: any free port).
     #[arg(long, default_value_t = 8088)]
     pub proxy_port: u16,
+    /// The port of the web console on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8090)]
+    pub console_port: u16,
     /// Log every frame the gateway relays (`RUST_LOG=info,axt::frames=debug` for the gateway).
     #[arg(long)]
     pub trace_frames: bool,

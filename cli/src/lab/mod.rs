@@ -307,6 +307,7 @@ async fn build(lab: &mut Builder, bins: &Binaries, args: &LabUpArgs) -> anyhow::
     lab.state.https_api = Some(https.to_string());
     let proxy = names::start_proxy(lab, bins, https, gateway, args.proxy_port).await?;
     lab.state.proxy = Some(proxy.to_string());
+    lab.state.console = Some(names::start_console(lab, bins, proxy, args.console_port).await?);
     if let Some(plan) = plan {
         names::write_hosts(lab, plan)?;
     }

@@ -73,6 +73,45 @@ pub(super) async fn start_proxy(
         .await
 }
 
+/// Starts the web console (`axt console`) on 127.0.0.1, reaching the lab as the exports do:
+/// the real names through the proxy, trusting the lab CA. Returns its URL.
+pub(super) async fn start_console(
+    lab: &mut Builder,
+    bins: &Binaries,
+    proxy: SocketAddr,
+    port: u16,
+) -> anyhow::Result<String> {
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let listen = SocketAddr::new(localhost, pick_port(localhost, port, "--console-port")?);
+    let url_file = lab.dir.join("console-url");
+    let _ = std::fs::remove_file(&url_file);
+    let mut cmd = process::command(&[], &bins.axt);
+    cmd.args([
+        "--region",
+        REGION,
+        "console",
+        "--listen",
+        &listen.to_string(),
+    ])
+    .arg("--url-file")
+    .arg(&url_file)
+    .env("HTTPS_PROXY", format!("http://{proxy}"))
+    .env("SSL_CERT_FILE", &lab.state.ca_cert)
+    .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    .env_remove("ALIBABA_CLOUD_ECS_ENDPOINT")
+    .env("RUST_LOG", "info");
+    let started = lab.start("console", cmd)?;
+    lab.started[started]
+        .ready("listening", START_LIMIT, || {
+            std::fs::read_to_string(&url_file)
+                .ok()
+                .map(|text| text.trim().to_owned())
+                .filter(|url| !url.is_empty())
+        })
+        .await
+}
+
 /// The lines of a namespace's hosts file: loopback, and every name of the lab at `ip`.
 fn hosts_file(ip: IpAddr) -> String {
     let mut names = api_names(&[REGION]);

@@ -75,6 +75,9 @@ pub struct LabState {
     /// The control plane's HTTPS listener, serving the real endpoint names.
     #[serde(default)]
     pub https_api: Option<String>,
+    /// The web console's URL.
+    #[serde(default)]
+    pub console: Option<String>,
     /// The CONNECT proxy that takes the real names to the lab (`HTTPS_PROXY`).
     #[serde(default)]
     pub proxy: Option<String>,

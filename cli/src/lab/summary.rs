@@ -117,6 +117,12 @@ pub(super) fn summary(state: &LabState, dir: &Path, dir_arg: &Path) -> anyhow::R
         state.gateway,
         axt_proto::openapi::endpoints::gateway_name(REGION)
     )?;
+    if let Some(console) = &state.console {
+        writeln!(
+            out,
+            "  web console    {console}  (sign in with an AccessKey; logs/console.log)"
+        )?;
+    }
     if let Some(proxy) = &state.proxy {
         writeln!(
             out,

@@ -135,6 +135,8 @@ function wire() {
     dropSocket: () => session.dropSocket(),
     /** The terminal's protocol counters: applied, duplicates, gaps, resumes, resent, … */
     stats: () => session.stats(),
+    /** The terminal's text, scrollback included (what a test checks for lost or doubled lines). */
+    terminalText: () => session.text(),
   };
 }
 

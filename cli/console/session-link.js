@@ -64,11 +64,9 @@ export class SessionLink {
     if (socket !== this.socket) return;
     this.failures = 0;
     this.droppedAt = 0;
-    if (this.everOpened) {
-      this.#sendAll(this.proto.resume());
-    } else if (this.size) {
-      this.#sendAll([this.proto.resize(this.size.rows, this.size.cols)]);
-    }
+    // The first socket gets what was made before it opened (the first Resize, early keys); a
+    // later one resumes: Sync, then every input not yet acknowledged.
+    this.#sendAll(this.everOpened ? this.proto.resume() : this.proto.pendingFrames());
     this.everOpened = true;
     this.#setState('connected', 'Connected');
   }
@@ -159,12 +157,11 @@ export class SessionLink {
     this.#sendAll(this.proto.input(bytes));
   }
 
-  /** The terminal's size: sent now when connected, and first thing on the first socket. */
+  /** The terminal's size, numbered like input: sent now, or when the first socket opens. */
   resize(rows, cols) {
-    if (rows <= 0 || cols <= 0) return;
-    const same = this.size && this.size.rows === rows && this.size.cols === cols;
+    if (rows <= 0 || cols <= 0 || this.state === 'ended') return;
+    if (this.size && this.size.rows === rows && this.size.cols === cols) return;
     this.size = { rows, cols };
-    if (same || this.state === 'ended' || !this.everOpened) return;
     this.#sendAll([this.proto.resize(rows, cols)]);
   }
 

@@ -124,7 +124,10 @@ export function parseStatus(payload) {
   return { state, reason: decoder.decode(payload.subarray(1)) };
 }
 
-/** What the banner says for each Status 5 reason (§7.2) and each refusal of a reconnect (§6.1). */
+/**
+ * What the banner says for each Status 5 reason (§7.2), each refusal of a reconnect (§6.1, which
+ * the console passes on as the reason of a 4403 close) and the console's own ends.
+ */
 const ENDINGS = {
   Exit: 'the shell exited',
   SessionEnded: 'ended by EndTerminalSession',
@@ -146,6 +149,9 @@ const ENDINGS = {
   UrlExpired: 'the session URL expired',
   InvalidToken: 'the session token was refused',
   ChannelNotFound: 'the connection is gone',
+  // The console's own close reasons (close code 4401): its sign-in ended.
+  SignedOut: 'signed out',
+  ConsoleSessionExpired: 'the console sign-in expired',
 };
 
 /** The banner text of an ended session: `Session ended: <why>`. Unknown reasons show verbatim. */

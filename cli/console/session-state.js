@@ -90,11 +90,15 @@ export class ProtoSession {
 
   /** The pending inputs from `seq` on, encoded again with the current acknowledgement. */
   #resend(fromSeq) {
-    const frames = this.pending
-      .filter((p) => p.seq >= fromSeq)
-      .map((p) => this.#frame(p.type, p.seq, p.payload));
+    const frames = this.#pendingFrom(fromSeq);
     this.stats.resent += frames.length;
     return frames;
+  }
+
+  #pendingFrom(fromSeq) {
+    return this.pending
+      .filter((p) => p.seq >= fromSeq)
+      .map((p) => this.#frame(p.type, p.seq, p.payload));
   }
 
   /**
@@ -174,6 +178,11 @@ export class ProtoSession {
         result.send.push(this.#frame(MessageType.Sync, this.lastInputSeq, new Uint8Array(0)));
       }
     }
+  }
+
+  /** Every pending input, in order: what the first socket sends once it opens. */
+  pendingFrames() {
+    return this.#pendingFrom(0);
   }
 
   /**

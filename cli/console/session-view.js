@@ -101,4 +101,8 @@ export class SessionView {
   stats() {
     return this.terminal?.stats() ?? null;
   }
+
+  text() {
+    return this.terminal?.text() ?? '';
+  }
 }

@@ -52,6 +52,8 @@ export function openTerminal({ container, url, onState }) {
     // Shift+Tab is not sent to the shell: the browser's own focus move takes the focus back
     // to End session (a shell needs Tab, so keyboard users leave backwards).
     if (event.key === 'Tab' && event.shiftKey && !event.ctrlKey && !event.altKey) return false;
+    // Once the session has ended there is no shell to take Tab: it moves the focus on.
+    if (event.key === 'Tab' && term.options.disableStdin) return false;
     if (event.ctrlKey && event.shiftKey && (event.code === 'KeyC' || event.key === 'C')) {
       if (down && term.hasSelection()) navigator.clipboard?.writeText(term.getSelection()).catch(() => {});
       return false;
@@ -82,6 +84,13 @@ export function openTerminal({ container, url, onState }) {
     drop: () => link.drop(),
     stats: () => link.stats(),
     state: () => link.state,
+    /** The terminal's whole buffer (scrollback included) as text, one line per row. */
+    text() {
+      const buffer = term.buffer.active;
+      const lines = [];
+      for (let i = 0; i < buffer.length; i += 1) lines.push(buffer.getLine(i)?.translateToString(true) ?? '');
+      return lines.join('\n');
+    },
     close() {
       observer.disconnect();
       cancelAnimationFrame(frame);

@@ -23,7 +23,7 @@ export function el(tag, attrs = {}, ...children) {
 const DENIAL_FIELDS = ['AuthAction', 'AuthResource', 'NoPermissionType', 'PolicyType',
   'AuthPrincipalType', 'AuthPrincipalDisplayName', 'AuthPrincipalOwnerId'];
 
-let current = null; // { source, node }
+let current = null; // { source, node, key }
 
 /**
  * Shows `error` in the page's alert (one at a time: a new error replaces the old). `source`
@@ -34,6 +34,10 @@ export function showError(error, source = 'action') {
   if (!host) return;
   const code = error?.code ?? 'Error';
   const message = error?.apiMessage ?? error?.message ?? String(error);
+  // The same refusal again (a poll that keeps being denied) leaves the alert as it is: no
+  // second announcement, and an opened diagnostic stays open.
+  const key = `${source}\n${code}\n${message}`;
+  if (current?.key === key && current.node.isConnected) return;
   const parts = [
     el('p', { class: 'alert-head' }, el('strong', { text: code }), ': ', el('span', { text: message })),
   ];
@@ -53,7 +57,7 @@ export function showError(error, source = 'action') {
   const dismiss = el('button', { type: 'button', class: 'dismiss', onclick: () => clearError() }, 'Dismiss');
   const node = el('div', { role: 'alert', class: 'alert' }, ...parts, dismiss);
   host.replaceChildren(node);
-  current = { source, node };
+  current = { source, node, key };
 }
 
 /** Clears the alert; with a `source`, only the alert that source raised. */

@@ -30,7 +30,10 @@ async fn signing_in_calling_and_signing_out() {
         let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(
             header("content-security-policy").as_deref(),
-            Some("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"),
+            Some(
+                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; \
+                 style-src 'self' 'unsafe-inline'"
+            ),
             "{path}"
         );
         assert_eq!(header("x-frame-options").as_deref(), Some("DENY"));

@@ -13,7 +13,10 @@ use crate::api::CallError;
 
 /// `Content-Security-Policy` of every response: nothing from elsewhere, no inline script;
 /// inline styles because xterm.js and asciinema-player set them.
-pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'";
+// asciinema-player compiles its terminal emulator to WebAssembly, which needs
+// 'wasm-unsafe-eval' (it allows compiling wasm only; `eval` of strings stays refused).
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+                       img-src 'self' data:; style-src 'self' 'unsafe-inline'";
 
 /// Why a request got no success: the console's own error, or the service's.
 #[derive(Debug)]

@@ -89,6 +89,38 @@ pub struct Config {
     )]
     pub key_exchange_message_type: u32,
 
+    /// Record shell connections in asciicast v2, appended to the control plane as they run
+    /// (port sessions and end-to-end encrypted ones never are). On by default;
+    /// `--no-recordings` (or AXT_RECORDINGS=false) turns it off.
+    #[arg(
+        long,
+        env = "AXT_RECORDINGS",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        overrides_with = "no_recordings"
+    )]
+    pub recordings: bool,
+
+    /// Do not record shell connections.
+    #[arg(long, overrides_with = "recordings")]
+    pub no_recordings: bool,
+
+    /// Record what users type too (`i` events). Off by default: input holds passwords.
+    #[arg(
+        long,
+        env = "AXT_RECORD_INPUT",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub record_input: bool,
+
+    /// Milliseconds between appends of a recording to the control plane, at most: a crashed
+    /// gateway loses about that much of each recording.
+    #[arg(long, env = "AXT_RECORDING_FLUSH_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub recording_flush_ms: u64,
+
     #[command(flatten)]
     pub http: axt_kit::http::HttpArgs,
 
@@ -112,8 +144,49 @@ pub struct Config {
 }
 
 impl Config {
+    /// What to record: `--recordings`/`--no-recordings`, `--record-input`,
+    /// `--recording-flush-ms`.
+    pub fn recording_policy(&self) -> crate::observe::Policy {
+        crate::observe::Policy {
+            enabled: self.recordings && !self.no_recordings,
+            input: self.record_input,
+            flush: std::time::Duration::from_millis(self.recording_flush_ms),
+        }
+    }
+
     /// The directory of the lab CA: `--ca-dir`, or the data directory.
     pub fn ca_dir(&self) -> &std::path::Path {
         self.ca_dir.as_deref().unwrap_or(&self.data_dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::Config;
+
+    fn policy(args: &[&str]) -> crate::observe::Policy {
+        let args = ["axt-gateway", "--internal-token", "t"].iter().chain(args);
+        Config::try_parse_from(args).unwrap().recording_policy()
+    }
+
+    #[test]
+    fn recordings_are_on_by_default_and_input_is_not() {
+        let default = policy(&[]);
+        assert!(default.enabled && !default.input);
+        assert_eq!(default.flush, std::time::Duration::from_millis(1000));
+        assert!(!policy(&["--no-recordings"]).enabled);
+        assert!(!policy(&["--recordings=false"]).enabled);
+        assert!(
+            policy(&["--no-recordings", "--recordings"]).enabled,
+            "the last one wins"
+        );
+        assert!(!policy(&["--recordings", "--no-recordings"]).enabled);
+        let custom = policy(&["--record-input", "--recording-flush-ms", "250"]);
+        assert!(custom.input);
+        assert_eq!(custom.flush, std::time::Duration::from_millis(250));
+        let too_often = ["axt-gateway", "--recording-flush-ms", "0"];
+        assert!(Config::try_parse_from(too_often).is_err());
     }
 }

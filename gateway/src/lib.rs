@@ -5,12 +5,15 @@
 //! ([`control_plane`]),
 //! kicks the instance's agent over its kick channel ([`kick`]), and pairs the agent's data
 //! channel with the client ([`relay`]), translating the client framing to the agent framing
-//! and back. The agents' own HTTP calls are in [`agent_surface`].
+//! and back. The agents' own HTTP calls are in [`agent_surface`]. Every step and frame of a
+//! session is published on its event bus (`/session/events`) and shell connections are
+//! recorded in asciicast v2 ([`observe`]).
 
 pub mod agent_surface;
 pub mod config;
 pub mod control_plane;
 pub mod kick;
+pub mod observe;
 pub mod relay;
 pub mod session_surface;
 pub mod tls;
@@ -30,6 +33,8 @@ pub struct Shared {
     pub kicks: kick::Kicks,
     pub channels: relay::Channels,
     pub identities: agent_surface::identity::Identities,
+    /// Sessions' event buses and the recording of shell connections.
+    pub observe: Arc<observe::Observe>,
     /// Turns true when the gateway shuts down: relays tell 1.02 clients to come back.
     pub closing: tokio::sync::watch::Sender<bool>,
     /// This run of the gateway: new at every start, so that the control plane can tell a
@@ -68,8 +73,11 @@ impl Gateway {
                 &certificate_names(&config),
             )?)
         };
+        let cp = control_plane::ControlPlane::new(&config.control_plane, token);
+        let observe = observe::Observe::new(config.recording_policy(), Arc::new(cp.clone()));
         let shared = Arc::new(Shared {
-            cp: control_plane::ControlPlane::new(&config.control_plane, token),
+            cp,
+            observe,
             kicks: kick::Kicks::default(),
             channels: relay::Channels::default(),
             identities: agent_surface::identity::Identities::new(
@@ -108,6 +116,7 @@ impl Gateway {
         }
         let watcher = tokio::spawn(relay::watch_sessions(self.shared.clone()));
         let lease = tokio::spawn(relay::renew_lease(self.shared.clone()));
+        let sweeper = tokio::spawn(observe::sweep_every(self.shared.observe.clone()));
         let shared = self.shared.clone();
         // WebSockets outlive axum's graceful shutdown, so relays are told themselves.
         let shutdown = async move {
@@ -116,6 +125,7 @@ impl Gateway {
         };
         let router = agent_surface::router()
             .route("/session", get(session_surface::session))
+            .route("/session/events", get(observe::stream::events))
             .with_state(self.shared.clone());
         let limits = self.shared.config.http.limits();
         match self.tls {
@@ -131,9 +141,12 @@ impl Gateway {
         }
         watcher.abort();
         lease.abort();
-        // Give relays a moment to tell their clients (bounded: a stuck one does not hold us).
+        sweeper.abort();
+        // Give relays a moment to tell their clients, and recordings to make their last
+        // append (bounded: a stuck one does not hold us).
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
-        while !self.shared.channels.is_empty() && tokio::time::Instant::now() < deadline {
+        let busy = |s: &Shared| !s.channels.is_empty() || s.observe.uploading() > 0;
+        while busy(&self.shared) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         Ok(())

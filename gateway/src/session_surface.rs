@@ -17,7 +17,11 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{control_plane::CpError, relay, Shared};
+use crate::{
+    control_plane::CpError,
+    observe::{Event, Kind},
+    relay, Shared,
+};
 
 /// The largest client message accepted: clients send at most 60 KiB of input per frame; a
 /// larger message closes that connection instead of being buffered.
@@ -31,22 +35,7 @@ pub async fn session(
     ws: WebSocketUpgrade,
 ) -> Response {
     let ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
-    // ali-instance-cli rewrites the first `sessionid` to `sessionId`; accept either.
-    let session_id = query
-        .get("sessionId")
-        .or_else(|| query.get("sessionid"))
-        .cloned()
-        .unwrap_or_default();
-    let header_token = headers
-        .get("x-acs-session-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let token = query
-        .get("token")
-        .map(String::as_str)
-        .filter(|t| !t.is_empty())
-        .unwrap_or(header_token)
-        .to_owned();
+    let (session_id, token) = credentials(&query, &headers);
     if session_id.is_empty() || token.is_empty() {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -70,23 +59,38 @@ pub async fn session(
         Ok(opened) => opened,
         Err(e) => return refusal(&session_id, e),
     };
+    let (session_id, channel_id) = (&opened.session.session_id, &opened.channel_id);
+    shared
+        .observe
+        .token_checked(session_id, None, "new connection");
+    shared
+        .observe
+        .channel_opened(session_id, channel_id, "allocated");
     let events = shared.channels.register(
         &opened.channel_id,
         &opened.session.session_id,
         &opened.instance_id,
     );
-    let on_failure = upgrade_failed(&shared, &opened.channel_id);
+    let on_failure = upgrade_failed(&shared, &opened.session.session_id, &opened.channel_id);
     ws.on_failed_upgrade(on_failure)
         .on_upgrade(move |socket| relay::run(shared, opened, socket, events, relay::Start::Kick))
 }
 
 /// What to do when a client goes away between its channel's allocation and the WebSocket: free
 /// the channel at once, so that it counts against no limit.
-fn upgrade_failed(shared: &Arc<Shared>, channel_id: &str) -> impl FnOnce(axum::Error) + Send {
-    let (shared, channel_id) = (shared.clone(), channel_id.to_owned());
+fn upgrade_failed(
+    shared: &Arc<Shared>,
+    session_id: &str,
+    channel_id: &str,
+) -> impl FnOnce(axum::Error) + Send {
+    let (shared, session_id) = (shared.clone(), session_id.to_owned());
+    let channel_id = channel_id.to_owned();
     move |error| {
         tracing::info!(%channel_id, %error, "the client left before its WebSocket opened");
         shared.channels.remove(&channel_id);
+        let closed = Event::new(Kind::Closed, Some(&channel_id));
+        let closed = closed.with_detail(ClosedReason::ClientClosed.as_str());
+        shared.observe.publish_existing(&session_id, closed);
         tokio::spawn(async move {
             let record = RecordChannel {
                 closed_reason: Some(ClosedReason::ClientClosed),
@@ -117,6 +121,9 @@ async fn reconnect(
         if let Err(e) = shared.cp.call(&request).await {
             return refusal(session_id, e);
         }
+        shared
+            .observe
+            .token_checked(session_id, Some(channel_id), "reconnect");
         return ws.on_upgrade(move |socket| async move {
             let _ = events
                 .send(relay::RelayEvent::ClientSocket(Box::new(socket.into())))
@@ -135,6 +142,13 @@ async fn reconnect(
         Err(e) => return refusal(session_id, e),
     };
     tracing::info!(%channel_id, "taking over a channel after a restart");
+    let session_id = &opened.session.session_id;
+    shared
+        .observe
+        .token_checked(session_id, Some(channel_id), "reconnect");
+    shared
+        .observe
+        .channel_opened(session_id, channel_id, "taken over");
     let events = shared.channels.register(
         &opened.channel_id,
         &opened.session.session_id,
@@ -143,8 +157,33 @@ async fn reconnect(
     ws.on_upgrade(move |socket| relay::run(shared, opened, socket, events, relay::Start::Resume))
 }
 
+/// The session id and token of a client's upgrade: from the query, the token from the
+/// `x-acs-session-token` header when the query has none.
+pub(crate) fn credentials(
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> (String, String) {
+    // ali-instance-cli rewrites the first `sessionid` to `sessionId`; accept either.
+    let session_id = query
+        .get("sessionId")
+        .or_else(|| query.get("sessionid"))
+        .cloned()
+        .unwrap_or_default();
+    let header_token = headers
+        .get("x-acs-session-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let token = query
+        .get("token")
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .unwrap_or(header_token)
+        .to_owned();
+    (session_id, token)
+}
+
 /// A control plane refusal as the HTTP answer to the upgrade.
-fn refusal(session_id: &str, error: CpError) -> Response {
+pub(crate) fn refusal(session_id: &str, error: CpError) -> Response {
     match error {
         CpError::Refused(refusal) => {
             tracing::info!(%session_id, code = ?refusal.code, "client refused");
@@ -163,6 +202,6 @@ fn refusal(session_id: &str, error: CpError) -> Response {
     }
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
 }

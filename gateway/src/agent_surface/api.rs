@@ -164,6 +164,9 @@ pub async fn session_list(
     };
     match shared.cp.call(&request).await {
         Ok(channel) if channel.instance_id == agent.instance_id => {
+            shared
+                .observe
+                .spec_pulled(&channel.session_id, &channel.channel_id);
             answer.session.push(channel.spec)
         }
         Ok(_) => {

@@ -46,15 +46,19 @@ impl<H: Host> Relay<H> {
             // A 1.01 client never replays: what was kept while its schema was unknown goes.
             self.replay = Default::default();
         }
-        if matches!(
+        let fresh = if matches!(
             frame.kind,
             ClientMessageType::Input | ClientMessageType::Resize
         ) {
             // An empty Input is the web client's keep-alive: data for the idle timeout only.
             self.deadlines.last_data = Instant::now();
-            if frame.is_v102() && !self.first_application(&frame) {
-                return None;
-            }
+            !frame.is_v102() || self.first_application(&frame)
+        } else {
+            true
+        };
+        self.framer.tap.from_client(&frame, fresh);
+        if !fresh {
+            return None;
         }
         if frame.is_v102() {
             self.replay.acknowledge(frame.output_seq());

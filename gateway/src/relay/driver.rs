@@ -58,6 +58,7 @@ impl<H: Host> Relay<H> {
         let (bytes_in, bytes_out) = self.counters();
         tracing::info!(?end, bytes_in, bytes_out, "relay ended");
         self.finish(&end).await;
+        self.framer.tap.closed(end.record().1);
         end
     }
 
@@ -69,8 +70,8 @@ impl<H: Host> Relay<H> {
         }
         let kick = Kick::SessionStart(self.grant.channel_id.clone());
         if start == Start::Kick {
-            match self.host.kick(&self.grant.instance_id, kick) {
-                Ok(()) => {}
+            match self.host.kick(&self.grant.instance_id, kick.clone()) {
+                Ok(()) => self.framer.tap.kick(&kick),
                 Err(KickError::NotOnline) => return End::AgentNotOnline,
                 Err(KickError::QueueFull) => return End::KickRefused,
             }
@@ -139,6 +140,7 @@ impl<H: Host> Relay<H> {
         match event {
             RelayEvent::AgentSocket(agent) => {
                 let AgentSocket { socket, half_close } = *agent;
+                self.framer.tap.data_channel(self.agent.ever_connected);
                 if self.agent.ever_connected {
                     tracing::info!("agent re-opened the data channel");
                 } else {

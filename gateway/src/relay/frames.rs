@@ -1,5 +1,6 @@
 //! Translation between the two framings: what a client frame becomes for the agent, and how
-//! agent output is framed for a client of either schema.
+//! agent output is framed for a client of either schema. Every client-side frame is traced and
+//! shown to the connection's observer (its [`Tap`]) here.
 
 use axt_proto::{
     agent_frame::{set_size_payload, AgentFrame, AgentMessageType},
@@ -7,6 +8,8 @@ use axt_proto::{
     status::{status_payload, ChannelState},
 };
 use axum::extract::ws::Message;
+
+use crate::observe::Tap;
 
 /// The tracing target of the frame trace: `RUST_LOG=info,axt::frames=debug` prints every
 /// frame the gateway relays, both ways, with its type, sequence number and a preview.
@@ -47,6 +50,8 @@ pub struct Framer {
     output_seq: u32,
     /// 1.02: the last input sequence number applied, acknowledged in every Output.
     pub last_input_seq: u32,
+    /// The connection's observer: each client-side frame goes by it, next to the trace.
+    pub tap: Tap,
 }
 
 impl Framer {
@@ -58,6 +63,7 @@ impl Framer {
             agent_seq: 0,
             output_seq: 0,
             last_input_seq: 0,
+            tap: Tap::none(),
         }
     }
 
@@ -80,8 +86,16 @@ impl Framer {
         self.agent_frame(AgentMessageType::SetSize, set_size_payload(cols, rows))
     }
 
-    fn client_frame(&self, kind: ClientMessageType, seq: u64, payload: Vec<u8>) -> Option<Message> {
+    /// A frame for the client; `fresh` unless it replays an output already sent.
+    fn client_frame(
+        &self,
+        kind: ClientMessageType,
+        seq: u64,
+        payload: Vec<u8>,
+        fresh: bool,
+    ) -> Option<Message> {
         trace("gateway→client", &kind, seq, &payload);
+        self.tap.to_client(kind, seq, &payload, fresh);
         let mut frame = ClientFrame::v101(kind, 0, payload);
         frame.schema.clone_from(&self.client_schema);
         frame.channel_id.clone_from(&self.channel_id);
@@ -99,14 +113,14 @@ impl Framer {
     /// the client's schema is not known yet, and a 1.02 client must see its first real Output
     /// as number 1.
     pub fn early_output(&self) -> Option<Message> {
-        self.client_frame(ClientMessageType::Output, 0, Vec::new())
+        self.client_frame(ClientMessageType::Output, 0, Vec::new(), true)
     }
 
     /// A key-exchange frame for the client. It takes no output number and is not kept for
     /// replay: the exchange belongs to the session's start, and a 1.02 client that reconnects
     /// in the middle of it has lost the exchange anyway (docs/protocol.md §6.12).
     pub fn key_exchange(&self, kind: u32, payload: Vec<u8>) -> Option<Message> {
-        self.client_frame(ClientMessageType::Other(kind), 0, payload)
+        self.client_frame(ClientMessageType::Other(kind), 0, payload, true)
     }
 
     /// Output frames for the client, split to what one frame can carry, each with its output
@@ -121,7 +135,7 @@ impl Framer {
             .into_iter()
             .filter_map(|chunk| {
                 self.output_seq = self.output_seq.wrapping_add(1);
-                let msg = self.output_at(self.output_seq, chunk)?;
+                let msg = self.output_frame(self.output_seq, chunk, true)?;
                 Some((self.output_seq, chunk.to_vec(), msg))
             })
             .collect()
@@ -130,8 +144,12 @@ impl Framer {
     /// The Output frame numbered `output_seq` (a replay reuses its number), carrying the last
     /// input sequence number applied: a piggybacked cumulative ack.
     pub fn output_at(&self, output_seq: u32, chunk: &[u8]) -> Option<Message> {
+        self.output_frame(output_seq, chunk, false)
+    }
+
+    fn output_frame(&self, output_seq: u32, chunk: &[u8], fresh: bool) -> Option<Message> {
         let seq = u64::from(self.last_input_seq) | (u64::from(output_seq) << 32);
-        self.client_frame(ClientMessageType::Output, seq, chunk.to_vec())
+        self.client_frame(ClientMessageType::Output, seq, chunk.to_vec(), fresh)
     }
 
     /// The number of the last Output sent.
@@ -162,7 +180,7 @@ impl Framer {
     /// A 1.02 Sync asking the client to resend its inputs from `next_input_seq` on.
     pub fn sync(&self, next_input_seq: u32) -> Option<Message> {
         let seq = u64::from(next_input_seq) | (u64::from(self.output_seq) << 32);
-        self.client_frame(ClientMessageType::Sync, seq, Vec::new())
+        self.client_frame(ClientMessageType::Sync, seq, Vec::new(), true)
     }
 
     /// Whether the client speaks 1.02 (sequence pairs, Sync, reconnects).
@@ -177,6 +195,6 @@ impl Framer {
 
     /// A Status frame with a payload made elsewhere (a rate).
     pub fn status_payload(&self, payload: Vec<u8>) -> Option<Message> {
-        self.client_frame(ClientMessageType::Status, 0, payload)
+        self.client_frame(ClientMessageType::Status, 0, payload, true)
     }
 }

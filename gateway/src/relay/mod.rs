@@ -71,6 +71,7 @@ pub async fn run(
     let channel_id = grant.channel_id.clone();
     let bytes_per_second = grant.session.rate_limit.map_or(0, |r| r.get());
     let rate = rate::session_rate(&shared, &grant.session.session_id, bytes_per_second);
+    let tap = span.in_scope(|| shared.observe.tap(&grant, start == Start::Resume));
     let relay = Relay::new(
         shared.clone(),
         grant,
@@ -80,7 +81,8 @@ pub async fn run(
         shared.closing.subscribe(),
         rate,
     )
-    .with_key_exchange_type(shared.config.key_exchange_message_type);
+    .with_key_exchange_type(shared.config.key_exchange_message_type)
+    .with_tap(tap);
     relay.run(start).instrument(span).await;
     shared.channels.remove(&channel_id);
 }

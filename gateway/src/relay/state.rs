@@ -11,6 +11,8 @@ use tokio::{
     time::Instant,
 };
 
+use crate::observe::Tap;
+
 use super::{
     frames::Framer,
     host::{Host, Timers},
@@ -229,6 +231,14 @@ impl<H: Host> Relay<H> {
     /// Relays key-exchange frames of type `kind` (`--key-exchange-message-type`).
     pub fn with_key_exchange_type(mut self, kind: u32) -> Self {
         self.key_exchange_type = kind;
+        self.framer.tap.set_key_exchange_type(kind);
+        self
+    }
+
+    /// Shows the connection's steps and frames to `tap` (its session's events, its recording).
+    pub fn with_tap(mut self, mut tap: Tap) -> Self {
+        tap.set_key_exchange_type(self.key_exchange_type);
+        self.framer.tap = tap;
         self
     }
 

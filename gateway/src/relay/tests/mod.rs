@@ -277,5 +277,6 @@ pub(super) async fn client_output(peer: &mut MemPeer) -> ClientFrame {
 
 mod key_exchange;
 mod lifecycle;
+mod observed;
 mod reliability;
 mod web_client;

@@ -122,7 +122,11 @@ impl<H: Host> Relay<H> {
             tracing::debug!(seq, "dropping an input already applied");
             return false;
         }
-        self.framer.last_input_seq = seq;
+        // An unnumbered frame (0) is applied but moves nothing: the last input applied stays,
+        // so that a numbered one resent after it is still recognised.
+        if seq != 0 {
+            self.framer.last_input_seq = seq;
+        }
         true
     }
 

@@ -66,6 +66,29 @@ async fn a_1_02_client_comes_back_and_the_output_it_missed_is_replayed() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_unnumbered_input_does_not_let_a_resent_one_apply_twice() {
+    let mut rig = Rig::start(&SHELL, TestHost::default());
+    speak_1_02(&mut rig.client).await;
+    let mut agent = rig.agent(false).await;
+    rig.client
+        .send(to_client_v102(ClientMessageType::Input, 1, 0, b"a"))
+        .await;
+    assert_eq!(agent_input(&mut agent).await, b"a");
+    rig.client
+        .send(to_client_v102(ClientMessageType::Input, 0, 0, b"z"))
+        .await;
+    assert_eq!(agent_input(&mut agent).await, b"z");
+    // Input 1 again (a resend after a reconnect): already applied, so dropped; 2 goes on.
+    rig.client
+        .send(to_client_v102(ClientMessageType::Input, 1, 0, b"a"))
+        .await;
+    rig.client
+        .send(to_client_v102(ClientMessageType::Input, 2, 0, b"b"))
+        .await;
+    assert_eq!(agent_input(&mut agent).await, b"b");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_1_01_connection_cannot_be_taken_over_by_a_reconnect() {
     let mut rig = Rig::start(&SHELL, TestHost::default());
     rig.client

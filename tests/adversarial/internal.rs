@@ -7,9 +7,9 @@
 use axt_e2e::INTERNAL_TOKEN;
 use axt_proto::{
     internal::{
-        AgentHeartbeat, AgentIdentityRequest, Call, ChannelSpecRequest, DecryptDataKey,
-        DeregisterAgent, GatewayLease, GatewayStarted, KickChannel, OpenChannel, RecordChannel,
-        RegisterAgent, ResumeChannel, SessionStates, VerifyToken, BASE, ROUTES,
+        AgentHeartbeat, AgentIdentityRequest, AppendRecording, Call, ChannelSpecRequest,
+        DecryptDataKey, DeregisterAgent, GatewayLease, GatewayStarted, KickChannel, OpenChannel,
+        RecordChannel, RegisterAgent, ResumeChannel, SessionStates, VerifyToken, BASE, ROUTES,
     },
     status::ConnectionStatus,
 };
@@ -114,6 +114,14 @@ fn samples() -> Vec<(&'static str, Value)> {
             channel_id: c(),
             instance_id: i(),
             ciphertext_blob: "bm90IGEgYmxvYg==".into(),
+        }),
+        sample(AppendRecording {
+            session_id: s(),
+            channel_id: c(),
+            instance_id: i(),
+            offset: 0,
+            data: "{\"version\":2,\"width\":80,\"height\":24}\n".into(),
+            last: false,
         }),
     ]
 }

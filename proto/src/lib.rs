@@ -15,6 +15,7 @@ pub mod internal;
 pub mod kick;
 #[allow(missing_docs)] // field names are the wire's own
 pub mod luban;
+pub mod mux;
 pub mod openapi;
 pub mod spec;
 #[allow(missing_docs)] // variant names are the wire's own vocabulary

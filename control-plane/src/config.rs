@@ -162,6 +162,13 @@ pub struct Config {
     #[arg(long, env = "AXT_MAX_CLOCK_SKEW_SECS", default_value_t = 900)]
     pub max_clock_skew_secs: i64,
 
+    /// Most SignatureNonces held in memory (about 80 bytes each). Each is held until its
+    /// request's timestamp could no longer pass the skew check; past this many, the earliest
+    /// are dropped and requests signed as early as them are refused (TimestampExpired), so
+    /// that a forgotten nonce can never be replayed.
+    #[arg(long, env = "AXT_MAX_REMEMBERED_NONCES", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_remembered_nonces: u64,
+
     /// HostId of error bodies: the host name the real service answers with.
     #[arg(long, env = "AXT_HOST_ID", default_value = "ecs.aliyuncs.com")]
     pub host_id: String,

@@ -12,6 +12,7 @@ pub mod https;
 pub mod ids;
 pub mod internal;
 pub mod ip_range;
+pub mod nonces;
 pub mod recordings;
 pub mod sealing;
 pub mod store;
@@ -38,12 +39,11 @@ pub struct Shared {
     pub config: Config,
     /// The secret gateways present on the internal API.
     pub internal_token: String,
-    /// Held while a StartTerminalSession counts and inserts, so that the per-region limit is
-    /// exact under concurrency: SQLite has one writer anyway, and this keeps the read of the
-    /// count and the insert in one critical section.
-    pub session_gate: tokio::sync::Mutex<()>,
-    /// Held while a channel is allocated, for the same reason: the per-instance connection
-    /// limit must hold exactly.
+    /// The SignatureNonces spent within the timestamp window.
+    pub nonces: nonces::Nonces,
+    /// Held while a channel is allocated, so that the per-instance connection limit holds
+    /// exactly: the count and the insert are two statements. (StartTerminalSession needs no
+    /// such gate: its count and insert are one statement.)
     pub channel_gate: tokio::sync::Mutex<()>,
     /// The shell connections' recordings, which gateways append.
     pub recordings: recordings::Recordings,
@@ -63,6 +63,14 @@ impl App {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.data_dir).await?;
         admin::ensure_admin_key(&store, &config).await?;
+        // Sessions whose URL expired while the control plane was down stop counting now.
+        store.sweep_expired_sessions(store::now()).await?;
+        let nonces = nonces::Nonces::open(
+            &store,
+            config.max_clock_skew_secs,
+            usize::try_from(config.max_remembered_nonces).unwrap_or(usize::MAX),
+        )
+        .await?;
         let internal_token = admin::internal_token(&config)?;
         let https = https::bind(&config).await?;
         let recordings = recordings::Recordings::new(&config);
@@ -79,7 +87,7 @@ impl App {
                 store,
                 config,
                 internal_token,
-                session_gate: tokio::sync::Mutex::new(()),
+                nonces,
                 channel_gate: tokio::sync::Mutex::new(()),
                 recordings,
             }),
@@ -139,6 +147,13 @@ impl App {
         janitor.abort();
         leases.abort();
         sweeper.abort();
+        // What a restart reloads: every nonce spent, not only those of the last batch.
+        if let Err(error) = self.shared.nonces.flush().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "writing the last signature nonces"
+            );
+        }
         self.shared.store.close().await;
         Ok(())
     }
@@ -186,7 +201,9 @@ pub async fn run_task(config: &Config, task: &AdminTask) -> anyhow::Result<()> {
 }
 
 /// Once a second, fails the connections of gateways whose lease ran out, so that a killed
-/// gateway's connections stop counting against the limits within a lease.
+/// gateway's connections stop counting against the limits within a lease; and clears the flag
+/// of the sessions whose URL expired unused, so that counting a region's sessions never walks
+/// more than a second's worth of them.
 async fn expire_leases(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -196,6 +213,9 @@ async fn expire_leases(shared: Arc<Shared>) {
             Ok(0) => {}
             Ok(failed) => tracing::warn!(failed, "connections of gateways whose lease ran out"),
             Err(error) => tracing::warn!(%error, "expiring gateway leases"),
+        }
+        if let Err(error) = shared.store.sweep_expired_sessions(store::now()).await {
+            tracing::warn!(%error, "sweeping expired sessions");
         }
     }
 }
@@ -214,14 +234,13 @@ async fn sweep_recordings(shared: Arc<Shared>) {
     }
 }
 
-/// Forgets SignatureNonces once their timestamps could no longer pass the skew check, so the
-/// table stays small while replays stay impossible.
+/// Deletes the written SignatureNonces whose requests could no longer pass the skew check, so
+/// the table stays small while replays stay impossible (memory forgets them as it goes).
 async fn prune_nonces(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        let horizon = store::now() - 2 * shared.config.max_clock_skew_secs;
-        if let Err(error) = shared.store.prune_nonces(horizon).await {
+        if let Err(error) = shared.store.prune_nonces(store::now()).await {
             tracing::warn!(%error, "pruning signature nonces");
         }
     }

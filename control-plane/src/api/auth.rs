@@ -12,6 +12,7 @@
 //! parameter, V3 and V4 as the `x-acs-security-token` header (signed, as every `x-acs-*`
 //! header).
 
+mod nonce;
 mod principal;
 mod v4;
 
@@ -137,6 +138,9 @@ struct Verified {
     signer: principal::Signer,
     /// The SignatureNonce, spent only once everything else passed.
     nonce: String,
+    /// When the request says it was signed (Unix seconds), which bounds how long its nonce
+    /// matters.
+    signed_at: i64,
     /// The Action and Version, from what the signature covers.
     action: String,
     version: String,
@@ -152,6 +156,7 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authentic
     let Verified {
         signer,
         nonce,
+        signed_at,
         action,
         version,
         token,
@@ -170,9 +175,7 @@ pub async fn authenticate(shared: &Shared, req: &Signed<'_>) -> Result<Authentic
     // Before the nonce: a credential refused for its token must not spend one.
     let principal = principal::resolve(shared, &signer, token.as_deref()).await?;
     // Only a correctly signed request may spend a nonce: otherwise anyone could burn them.
-    if !shared.store.record_nonce(&signer.id, &nonce).await? {
-        return Err(ApiError::from(ErrorCode::SignatureNonceUsed));
-    }
+    nonce::spend(shared, &signer.id, &nonce, signed_at, &action).await?;
     Ok(Authenticated {
         caller: Caller {
             access_key_id: signer.id,
@@ -195,7 +198,7 @@ async fn verify_v3(
     let date = req
         .header("x-acs-date")
         .ok_or_else(|| ApiError::with(ErrorCode::IncompleteSignature, "x-acs-date is missing."))?;
-    check_time(date, shared.config.max_clock_skew_secs)?;
+    let signed_at = check_time(date, shared.config.max_clock_skew_secs)?;
     let nonce = header_nonce(req)?;
     all_headers_signed(req, &auth.signed_headers)?;
     let key = principal::lookup(shared, &auth.credential).await?;
@@ -218,6 +221,7 @@ async fn verify_v3(
     Ok(Verified {
         signer: key.signer,
         nonce: nonce.to_owned(),
+        signed_at,
         action,
         version,
         token,
@@ -300,7 +304,7 @@ async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<Verified, ApiErr
             format!("Specified signature method {method} is not supported."),
         ));
     }
-    check_time(p.required("Timestamp")?, shared.config.max_clock_skew_secs)?;
+    let signed_at = check_time(p.required("Timestamp")?, shared.config.max_clock_skew_secs)?;
     let nonce = p.required("SignatureNonce")?;
     let key = principal::lookup(shared, p.required("AccessKeyId")?).await?;
     let string_to_sign = v1::string_to_sign(req.method, req.params);
@@ -317,6 +321,7 @@ async fn verify_v1(shared: &Shared, req: &Signed<'_>) -> Result<Verified, ApiErr
     Ok(Verified {
         signer: key.signer,
         nonce: nonce.to_owned(),
+        signed_at,
         action: action.to_owned(),
         version: version.to_owned(),
         // A parameter, so signed like every other one.
@@ -339,8 +344,9 @@ fn unsigned_header_agrees(req: &Signed<'_>, name: &str, signed: &str) -> Result<
     }
 }
 
-/// Accepts `2026-11-29T19:57:41Z` (or any RFC 3339 time) within `skew` seconds of now.
-fn check_time(text: &str, skew: i64) -> Result<(), ApiError> {
+/// Accepts `2026-11-29T19:57:41Z` (or any RFC 3339 time) within `skew` seconds of now, and
+/// returns it in Unix seconds.
+fn check_time(text: &str, skew: i64) -> Result<i64, ApiError> {
     let at = chrono::NaiveDateTime::parse_from_str(text, TIMESTAMP_FORMAT)
         .map(|t| t.and_utc().timestamp())
         .or_else(|_| chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()))
@@ -348,7 +354,7 @@ fn check_time(text: &str, skew: i64) -> Result<(), ApiError> {
     if (store::now() - at).abs() > skew {
         return Err(ApiError::from(ErrorCode::TimestampExpired));
     }
-    Ok(())
+    Ok(at)
 }
 
 #[cfg(test)]
@@ -357,8 +363,8 @@ mod tests {
 
     #[test]
     fn timestamps_are_parsed_and_bounded() {
-        let now = store::iso(store::now());
-        assert!(check_time(&now, 900).is_ok());
+        let now = store::now();
+        assert_eq!(check_time(&store::iso(now), 900).unwrap(), now);
         assert_eq!(
             check_time(&store::iso(store::now() - 901), 900)
                 .unwrap_err()

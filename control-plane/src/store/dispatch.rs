@@ -7,8 +7,22 @@ use axt_proto::status::ClosedReason;
 
 use super::{now, Store};
 
-/// Connection states in which a connection is live, as SQL.
-const LIVE: &str = "('Connecting', 'Connected')";
+/// The live connections of a gateway's run that it no longer names (index
+/// `connections_live_gateway`).
+pub(super) const RELEASE_UNNAMED: &str =
+    "UPDATE connections SET status = 'Failed', end_time = ?1, closed_reason = ?2,
+       failed_detail = 'the gateway no longer relays it'
+     WHERE status IN ('Connecting', 'Connected') AND gateway_id = ?3 AND gateway_boot = ?4
+       AND start_time < ?5 AND channel_id NOT IN (SELECT value FROM json_each(?6))";
+
+/// The live connections of gateway runs whose lease ran out, once a second: a walk of the live
+/// connections alone (a partial index), never of every connection ever made.
+pub(super) const EXPIRE_LEASES: &str =
+    "UPDATE connections SET status = 'Failed', end_time = ?1, closed_reason = ?2,
+       failed_detail = 'the gateway relaying it stopped renewing its lease'
+     WHERE status IN ('Connecting', 'Connected') AND NOT EXISTS (SELECT 1 FROM gateways g
+       WHERE g.gateway_id = connections.gateway_id AND g.boot = connections.gateway_boot
+         AND g.lease_until > ?1)";
 
 impl Store {
     /// Records that `gateway_id` holds the kick channel of `instance_id` as its `link` (a
@@ -98,42 +112,27 @@ impl Store {
         named: &[String],
         settled: i64,
     ) -> sqlx::Result<u64> {
-        let mut q =
-            sqlx::QueryBuilder::new("UPDATE connections SET status = 'Failed', end_time = ");
-        q.push_bind(now())
-            .push(", closed_reason = ")
-            .push_bind(ClosedReason::GatewayLost.as_str())
-            .push(", failed_detail = 'the gateway no longer relays it'")
-            .push(format!(" WHERE status IN {LIVE} AND gateway_id = "))
-            .push_bind(gateway_id.to_owned())
-            .push(" AND gateway_boot = ")
-            .push_bind(boot.to_owned())
-            .push(" AND start_time < ")
-            .push_bind(now() - settled);
-        if !named.is_empty() {
-            q.push(" AND channel_id NOT IN (");
-            let mut list = q.separated(", ");
-            for id in named {
-                list.push_bind(id.clone());
-            }
-            q.push(")");
-        }
-        Ok(q.build().execute(&self.pool).await?.rows_affected())
+        // One statement whatever the number of names: they travel as one JSON array.
+        let named = serde_json::to_string(named).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        let done = sqlx::query(RELEASE_UNNAMED)
+            .bind(now())
+            .bind(ClosedReason::GatewayLost.as_str())
+            .bind(gateway_id)
+            .bind(boot)
+            .bind(now() - settled)
+            .bind(named)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Fails the live connections of every gateway run whose lease ran out; returns how many.
     pub async fn expire_leases(&self) -> sqlx::Result<u64> {
-        let done = sqlx::query(&format!(
-            "UPDATE connections SET status = 'Failed', end_time = ?1, closed_reason = ?2,
-               failed_detail = 'the gateway relaying it stopped renewing its lease'
-             WHERE status IN {LIVE} AND NOT EXISTS (SELECT 1 FROM gateways g
-               WHERE g.gateway_id = connections.gateway_id AND g.boot = connections.gateway_boot
-                 AND g.lease_until > ?1)"
-        ))
-        .bind(now())
-        .bind(ClosedReason::GatewayLost.as_str())
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(EXPIRE_LEASES)
+            .bind(now())
+            .bind(ClosedReason::GatewayLost.as_str())
+            .execute(&self.pool)
+            .await?;
         // Runs gone for a day are of no use any more.
         sqlx::query("DELETE FROM gateways WHERE lease_until < ?")
             .bind(now() - 86_400)
@@ -150,10 +149,10 @@ impl Store {
         gateway_id: &str,
         boot: &str,
     ) -> sqlx::Result<()> {
-        sqlx::query(&format!(
+        sqlx::query(
             "UPDATE connections SET gateway_id = ?, gateway_boot = ?
-             WHERE channel_id = ? AND status IN {LIVE}"
-        ))
+             WHERE channel_id = ? AND status IN ('Connecting', 'Connected')",
+        )
         .bind(gateway_id)
         .bind(boot)
         .bind(channel_id)

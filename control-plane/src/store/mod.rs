@@ -5,14 +5,19 @@
 
 mod accounts;
 mod activations;
+mod connections;
 mod dispatch;
 mod idempotency;
 mod instances;
 mod kms;
+mod nonces;
+#[cfg(test)]
+mod plans;
 pub mod private;
 pub mod ram;
 mod recordings;
 mod security_groups;
+mod session_writer;
 mod sessions;
 mod sts;
 
@@ -25,6 +30,7 @@ use sqlx::sqlite::{
 
 pub use accounts::{AccessKey, AccessKeyRef, KeySummary};
 pub use activations::{Activation, NewActivation, RegistrationError};
+pub use connections::{Connection, ConnectionLimits, Full};
 pub use idempotency::Idempotency;
 pub use instances::{Instance, InstanceFilter, NewInstance};
 pub use kms::{blob_key_id, KeyState, KmsKey, NewKmsKey};
@@ -34,9 +40,7 @@ pub use security_groups::{
     security_group_id, Membership, NewSecurityGroup, RuleSpec, SecurityGroup, SecurityGroupFilter,
     SecurityGroupRule, MAX_GROUPS_PER_INSTANCE, MAX_RULES_PER_GROUP,
 };
-pub use sessions::{
-    Connection, ConnectionLimits, Full, NewSession, Session, SessionFilter, TokenCheck,
-};
+pub use sessions::{AuditEntry, NewSession, Session, SessionFilter, TokenCheck};
 pub use sts::{
     is_security_token, IssuedStsCredential, NewStsCredential, StsCredential, STS_KEY_PREFIX,
 };
@@ -46,12 +50,20 @@ use crate::sealing::{self, Sealer};
 /// Name of the database file, inside the data directory.
 pub const DB_FILE: &str = "control-plane.db";
 
+/// Prepared statements kept per connection.
+const STATEMENTS: usize = 512;
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
     /// Seals and opens the AccessKey secrets.
     sealer: Arc<Sealer>,
+    /// Taken by the hot writers (sessions, nonces), so that they queue here, in order, rather
+    /// than in SQLite's busy handler, which sleeps up to 100 ms at a time.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// The group commit of new sessions.
+    sessions: tokio::sync::mpsc::Sender<session_writer::Job>,
 }
 
 /// Seconds since the Unix epoch: the time unit of every column.
@@ -99,9 +111,15 @@ impl Store {
             // Deleted and overwritten content (a secret sealed in place, say) is zeroed, not
             // left readable in free space.
             .pragma("secure_delete", "ON")
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Every query of the control plane stays prepared on every connection (there are
+            // fewer than this many; sqlx's default keeps 100).
+            .statement_cache_capacity(STATEMENTS);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection to a file in this process cannot have gone away: pinging each one
+            // before handing it out was a round trip to its thread on every query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .with_context(|| format!("opening {}", path.display()))?;
@@ -124,9 +142,12 @@ impl Store {
                 Sealer::create(&key_path)?
             }
         };
+        let writer = Arc::default();
         let store = Self {
+            sessions: session_writer::start(pool.clone(), Arc::clone(&writer)),
             pool,
             sealer: Arc::new(sealer),
+            writer,
         };
         let sealed = store
             .seal_secrets_in_clear()
@@ -156,29 +177,6 @@ impl Store {
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Records a SignatureNonce; `false` when this key already used it (a replay).
-    pub async fn record_nonce(&self, access_key_id: &str, nonce: &str) -> sqlx::Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO signature_nonces (access_key_id, nonce, seen_at) VALUES (?, ?, ?)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(access_key_id)
-        .bind(nonce)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Deletes nonces seen before `horizon`.
-    pub async fn prune_nonces(&self, horizon: i64) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM signature_nonces WHERE seen_at < ?")
-            .bind(horizon)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Appends to the audit log.

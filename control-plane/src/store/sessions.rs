@@ -1,13 +1,11 @@
-//! Terminal sessions, their hashed SecurityTokens, their connections (one per client WebSocket)
-//! and the ClientToken records that make StartTerminalSession idempotent.
+//! Terminal sessions, their hashed SecurityTokens and the ClientToken records that make
+//! StartTerminalSession idempotent; how many of a region's sessions are live, from the counter
+//! that migration 0010's triggers keep (never a scan of the sessions).
 
-use axt_proto::{
-    internal::RecordChannel,
-    status::{ConnectionStatus, SessionState, SessionVerdict},
-};
+use axt_proto::status::{SessionState, SessionVerdict};
 use sqlx::QueryBuilder;
 
-use super::{now, Store};
+use super::{now, session_writer, Store};
 use crate::ids;
 
 /// One session row.
@@ -54,26 +52,6 @@ pub struct NewSession {
     pub token_hash: String,
 }
 
-/// One connection row: a client WebSocket paired with an agent channel.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Connection {
-    pub channel_id: String,
-    pub session_id: String,
-    pub instance_id: String,
-    pub gateway_id: String,
-    /// The run of that gateway (new at each of its starts).
-    pub gateway_boot: String,
-    pub client_ip: String,
-    #[sqlx(try_from = "String")]
-    pub status: ConnectionStatus,
-    pub start_time: i64,
-    pub end_time: Option<i64>,
-    pub closed_reason: String,
-    pub failed_detail: String,
-    pub bytes_in: i64,
-    pub bytes_out: i64,
-}
-
 /// Which sessions DescribeTerminalSessions wants.
 pub struct SessionFilter {
     pub account_id: String,
@@ -98,78 +76,88 @@ pub enum TokenCheck {
     Ended,
 }
 
-/// Connection states in which a connection counts against the per-instance limit, as SQL.
-const LIVE: &str = "('Connecting', 'Connected')";
+/// A region's live sessions: its counter, less the counted ones expired since the last sweep
+/// (index `sessions_expiring`, named so that the planner cannot prefer `sessions_region` and
+/// walk the region's every session: a range over the expired ones alone).
+pub(super) const LIVE_SESSIONS: &str =
+    "SELECT coalesce((SELECT counted FROM region_sessions WHERE region_id = ?1), 0)
+        - (SELECT count(*) FROM sessions INDEXED BY sessions_expiring
+             WHERE region_id = ?1 AND url_expires_at <= ?2 AND counted = 1
+               AND live_connections = 0)";
+
+/// The counted sessions whose URL expired unused stop counting (region by region, so that
+/// each is a range of `sessions_expiring`).
+pub(super) const SWEEP_EXPIRED: &str = "UPDATE sessions INDEXED BY sessions_expiring
+     SET counted = 0
+     WHERE region_id IN (SELECT region_id FROM region_sessions) AND url_expires_at <= ?
+       AND counted = 1 AND live_connections = 0";
+
+/// What the audit log records of the call that created a session, in its transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditEntry<'a> {
+    pub request_id: &'a str,
+    pub access_key_id: &'a str,
+    pub action: &'a str,
+}
 
 impl Store {
-    /// Counts the region's created-and-active sessions: not ended, and either still within
-    /// the URL's validity or with a live connection.
-    pub async fn count_live_sessions(&self, region_id: &str) -> sqlx::Result<i64> {
-        sqlx::query_scalar(&format!(
+    /// The region's created-and-active sessions at `now`: not ended, and either still within
+    /// the URL's validity or with a live connection — from the counter that migration 0010's triggers
+    /// keep, less the counted sessions whose URL expired since the last sweep.
+    pub async fn live_sessions(&self, region_id: &str, now: i64) -> sqlx::Result<i64> {
+        sqlx::query_scalar(LIVE_SESSIONS)
+            .bind(region_id)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// The same count by its definition, walking every session of the region: what the
+    /// counters are checked against in tests, never a call's path.
+    pub async fn live_sessions_by_scan(&self, region_id: &str, now: i64) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
             "SELECT count(*) FROM sessions s WHERE s.region_id = ? AND s.state != 'Ended'
                AND (s.url_expires_at > ? OR EXISTS (SELECT 1 FROM connections c
-                    WHERE c.session_id = s.id AND c.status IN {LIVE}))"
-        ))
+                    WHERE c.session_id = s.id AND c.status IN ('Connecting', 'Connected')))",
+        )
         .bind(region_id)
-        .bind(now())
+        .bind(now)
         .fetch_one(&self.pool)
         .await
     }
 
-    /// Inserts a session with its first token and, when it has a ClientToken, marks that
-    /// token done — one transaction, so a crash leaves neither or both.
-    pub async fn insert_session(&self, new: &NewSession) -> sqlx::Result<()> {
-        let s = &new.session;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, region_id, instance_id, instance_ids, account_id, access_key_id,
-               identity_type, principal_id, client_ip, port_number, target_server, command_line,
-               username, password_name, connection_type, encryption, client_token, state,
-               created_at, url_expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.region_id)
-        .bind(&s.instance_id)
-        .bind(&s.instance_ids)
-        .bind(&s.account_id)
-        .bind(&s.access_key_id)
-        .bind(&s.identity_type)
-        .bind(&s.principal_id)
-        .bind(&s.client_ip)
-        .bind(s.port_number)
-        .bind(&s.target_server)
-        .bind(&s.command_line)
-        .bind(&s.username)
-        .bind(&s.password_name)
-        .bind(&s.connection_type)
-        .bind(&s.encryption)
-        .bind(&s.client_token)
-        .bind(s.state.as_str())
-        .bind(s.created_at)
-        .bind(s.url_expires_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO session_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&new.token_hash)
-        .bind(s.created_at)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(token) = &s.client_token {
-            sqlx::query(
-                "UPDATE idempotency SET state = 'Done', result_id = ?
-                 WHERE account_id = ? AND action = 'StartTerminalSession' AND client_token = ?",
-            )
-            .bind(&s.id)
-            .bind(&s.account_id)
-            .bind(token)
-            .execute(&mut *tx)
+    /// Inserts a session with its first token, unless its region has `max_live` live sessions
+    /// already (`false`); marks its ClientToken done and appends `audit` to the audit log. One
+    /// transaction, shared with the sessions of the other calls waiting at the time
+    /// ([`super::session_writer`]): a crash leaves all of a session or none of it, and the
+    /// count and the insert are one statement, so the limit is exact however many calls run
+    /// at once.
+    pub async fn create_session(
+        &self,
+        new: NewSession,
+        max_live: i64,
+        audit: AuditEntry<'_>,
+    ) -> sqlx::Result<bool> {
+        let (done, written) = tokio::sync::oneshot::channel();
+        let job = session_writer::Job {
+            new,
+            max_live,
+            audit: [audit.request_id, audit.access_key_id, audit.action].map(str::to_owned),
+            done,
+        };
+        let stopped = || sqlx::Error::PoolClosed;
+        self.sessions.send(job).await.map_err(|_| stopped())?;
+        written.await.map_err(|_| stopped())?
+    }
+
+    /// Clears the flag of the sessions whose URL expired by `now` without a live connection:
+    /// they no longer count, and [`Store::live_sessions`] no longer subtracts them one by one.
+    pub async fn sweep_expired_sessions(&self, now: i64) -> sqlx::Result<u64> {
+        let done = sqlx::query(SWEEP_EXPIRED)
+            .bind(now)
+            .execute(&self.pool)
             .await?;
-        }
-        tx.commit().await
+        Ok(done.rows_affected())
     }
 
     /// Adds another token to a session (an idempotent retry gets a fresh one: the first was
@@ -233,10 +221,11 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!(
-            "UPDATE connections SET status = 'Terminated', end_time = ?, closed_reason = 'ClientClosed'
-             WHERE session_id = ? AND status IN {LIVE}"
-        ))
+        sqlx::query(
+            "UPDATE connections SET status = 'Terminated', end_time = ?,
+               closed_reason = 'ClientClosed'
+             WHERE session_id = ? AND status IN ('Connecting', 'Connected')",
+        )
         .bind(now())
         .bind(id)
         .execute(&mut *tx)
@@ -265,107 +254,6 @@ impl Store {
         q.build_query_as().fetch_all(&self.pool).await
     }
 
-    /// The connections of a session, oldest first.
-    pub async fn connections(&self, session_id: &str) -> sqlx::Result<Vec<Connection>> {
-        sqlx::query_as("SELECT * FROM connections WHERE session_id = ? ORDER BY start_time, rowid")
-            .bind(session_id)
-            .fetch_all(&self.pool)
-            .await
-    }
-
-    /// Opens a connection (`Connecting`) for a client of `session`, unless a limit is reached.
-    /// The per-instance limit counts sessions, not WebSockets (a port forward opens one
-    /// WebSocket per TCP connection, all in one session); the per-session limit counts the
-    /// session's own live WebSockets.
-    pub async fn open_connection(
-        &self,
-        session: &Session,
-        gateway: (&str, &str),
-        client_ip: &str,
-        limits: ConnectionLimits,
-    ) -> sqlx::Result<Result<Connection, Full>> {
-        let (others, own): (i64, i64) = sqlx::query_as(&format!(
-            "SELECT count(DISTINCT CASE WHEN session_id != ?2 THEN session_id END),
-                    count(CASE WHEN session_id = ?2 THEN 1 END)
-             FROM connections WHERE instance_id = ?1 AND status IN {LIVE}"
-        ))
-        .bind(&session.instance_id)
-        .bind(&session.id)
-        .fetch_one(&self.pool)
-        .await?;
-        if others >= limits.sessions_per_instance {
-            return Ok(Err(Full::Instance));
-        }
-        if own >= limits.connections_per_session {
-            return Ok(Err(Full::Session));
-        }
-        let channel_id = ids::channel_id();
-        sqlx::query(
-            "INSERT INTO connections (channel_id, session_id, instance_id, gateway_id, gateway_boot,
-               client_ip, status, start_time) VALUES (?, ?, ?, ?, ?, ?, 'Connecting', ?)",
-        )
-        .bind(&channel_id)
-        .bind(&session.id)
-        .bind(&session.instance_id)
-        .bind(gateway.0)
-        .bind(gateway.1)
-        .bind(client_ip)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        let connection = self.connection(&channel_id).await?;
-        Ok(Ok(connection.ok_or(sqlx::Error::RowNotFound)?))
-    }
-
-    /// One connection by channel id.
-    pub async fn connection(&self, channel_id: &str) -> sqlx::Result<Option<Connection>> {
-        sqlx::query_as("SELECT * FROM connections WHERE channel_id = ?")
-            .bind(channel_id)
-            .fetch_optional(&self.pool)
-            .await
-    }
-
-    /// Applies a gateway's report. A connection that has ended stays ended (only its byte
-    /// counts may still grow); `Connected` marks the session active.
-    pub async fn update_connection(&self, u: &RecordChannel) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let terminal = u.status.is_some_and(|s| !s.is_live());
-        let bytes = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let done = sqlx::query(&format!(
-            "UPDATE connections SET
-               status = CASE WHEN status IN {LIVE} THEN coalesce(?, status) ELSE status END,
-               end_time = CASE WHEN status IN {LIVE} AND ? THEN ? ELSE end_time END,
-               closed_reason = CASE WHEN status IN {LIVE} THEN coalesce(?, closed_reason) ELSE closed_reason END,
-               failed_detail = CASE WHEN status IN {LIVE} THEN coalesce(?, failed_detail) ELSE failed_detail END,
-               bytes_in = max(bytes_in, coalesce(?, 0)),
-               bytes_out = max(bytes_out, coalesce(?, 0))
-             WHERE channel_id = ? AND (? IS NULL OR instance_id = ?)"
-        ))
-        .bind(u.status.map(ConnectionStatus::as_str))
-        .bind(terminal)
-        .bind(now())
-        .bind(u.closed_reason.map(|r| r.as_str()))
-        .bind(&u.failed_detail)
-        .bind(bytes(u.bytes_in))
-        .bind(bytes(u.bytes_out))
-        .bind(&u.channel_id)
-        .bind(&u.reporter)
-        .bind(&u.reporter)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 && u.status == Some(ConnectionStatus::Connected) {
-            sqlx::query(
-                "UPDATE sessions SET state = 'Active' WHERE state = 'Pending'
-                   AND id = (SELECT session_id FROM connections WHERE channel_id = ?)",
-            )
-            .bind(&u.channel_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// For each session id: `Ended`, `InstanceNotRunning` (its instance stopped), or `Live`.
     /// Unknown ids are left out.
     pub async fn session_states(
@@ -375,15 +263,15 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::new(
-            "SELECT s.id, s.state, i.status FROM sessions s JOIN instances i ON i.id = s.instance_id WHERE s.id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(id.clone());
-        }
-        q.push(")");
-        let rows: Vec<(String, String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+        // One statement whatever the number of ids: they travel as one JSON array.
+        let list = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT s.id, s.state, i.status FROM sessions s JOIN instances i ON i.id = s.instance_id
+             WHERE s.id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
             .map(|(id, state, instance)| {
@@ -398,22 +286,4 @@ impl Store {
             })
             .collect())
     }
-}
-
-/// The limits [`Store::open_connection`] enforces.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
-    /// Sessions other than this one with a live connection on the instance.
-    pub sessions_per_instance: i64,
-    /// This session's own live connections.
-    pub connections_per_session: i64,
-}
-
-/// Which limit refused a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Full {
-    /// The instance has its maximum of connected sessions.
-    Instance,
-    /// The session has its maximum of live connections.
-    Session,
 }

@@ -9,7 +9,7 @@ use super::{assistant::supports_session_manager, security_groups};
 use crate::{
     api::{kms, ApiError, Args, Ctx, ErrorCode},
     ids,
-    store::{self, Idempotency, NewSession, Session},
+    store::{self, AuditEntry, Idempotency, NewSession, Session},
     version,
 };
 
@@ -316,7 +316,8 @@ async fn check_instance(
     Ok(())
 }
 
-/// Counts and inserts under the session gate, so that the region limit is exact.
+/// Records the session, its token and its audit entry in one transaction that counts and
+/// inserts in one statement, so that the region limit is exact.
 async fn create(
     ctx: &Ctx<'_>,
     region: &str,
@@ -352,25 +353,24 @@ async fn create(
         ended_at: None,
         end_reason: None,
     };
+    let new = NewSession {
+        token_hash: ids::hash_secret(&security_token),
+        session,
+    };
+    let audit = AuditEntry {
+        request_id: &ctx.request_id,
+        access_key_id: &ctx.caller.access_key_id,
+        action: &ctx.action,
+    };
+    let session_id = new.session.id.clone();
+    if !shared
+        .store
+        .create_session(new, shared.config.max_sessions_per_region, audit)
+        .await?
     {
-        let _gate = shared.session_gate.lock().await;
-        if shared.store.count_live_sessions(region).await? >= shared.config.max_sessions_per_region
-        {
-            return Err(ApiError::from(ErrorCode::SessionCountExceedLimit));
-        }
-        let new = NewSession {
-            token_hash: ids::hash_secret(&security_token),
-            session,
-        };
-        shared.store.insert_session(&new).await?;
-        ctx.audit(&new.session.id).await?;
-        Ok(answer(
-            &new.session.id,
-            &security_token,
-            base_url,
-            agent_key,
-        ))
+        return Err(ApiError::from(ErrorCode::SessionCountExceedLimit));
     }
+    Ok(answer(&session_id, &security_token, base_url, agent_key))
 }
 
 /// `KMSKeyId` of a Mode Kms request.

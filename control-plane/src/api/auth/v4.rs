@@ -121,7 +121,7 @@ pub(super) async fn verify(
     let date = req
         .header("x-acs-date")
         .ok_or_else(|| incomplete("x-acs-date is missing.".into()))?;
-    check_time(date, shared.config.max_clock_skew_secs)?;
+    let signed_at = check_time(date, shared.config.max_clock_skew_secs)?;
     // The key is derived for the scope's day: it must be the request's own.
     if date.get(..10).map(|d| d.replace('-', "")) != Some(auth.date.clone()) {
         return Err(incomplete(format!(
@@ -157,6 +157,7 @@ pub(super) async fn verify(
     Ok(Verified {
         signer: key.signer,
         nonce: nonce.to_owned(),
+        signed_at,
         action,
         version,
         token,

@@ -21,6 +21,20 @@ pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(45);
 /// Any HTTP call, unless the caller sets its own.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most one read of a WebSocket takes, and what an idle one keeps. tungstenite's default,
+/// 128 KiB zero-filled on the first read, was most of what an idle session cost the agent; a
+/// keystroke or a kick needs far less, and a bulk frame (up to 60 KiB) is read in a handful of
+/// system calls of this size — within a few percent of 128 KiB under jemalloc (`main.rs`),
+/// which recycles each frame's buffer (README, Performance).
+pub const WS_READ_BUFFER: usize = 8 * 1024;
+/// HTTP calls in flight at once. Thousands of sessions ending together each report a result:
+/// past this they wait their turn instead of each opening a connection (and a TLS handshake,
+/// and a connection task on the gateway).
+const MAX_CALLS: usize = 32;
+/// Idle keep-alive connections kept, and for how long: under the gateway's header-read
+/// timeout (10 s by default), so that the gateway never closes one about to be used.
+const POOL_IDLE: usize = 4;
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a call to the server failed. Callers branch on [`ClientError::is_retryable`].
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +91,8 @@ struct Inner {
     server: String,
     plain: bool,
     http: reqwest::Client,
+    /// One permit per call in flight ([`MAX_CALLS`]).
+    calls: tokio::sync::Semaphore,
     tls: Arc<rustls::ClientConfig>,
     signer: Option<Signer>,
     user_agent: String,
@@ -95,12 +111,15 @@ impl Client {
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))
             .timeout(HTTP_TIMEOUT)
+            .pool_max_idle_per_host(POOL_IDLE)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 server: config.server.clone(),
                 plain: config.plain,
                 http,
+                calls: tokio::sync::Semaphore::new(MAX_CALLS),
                 tls,
                 signer,
                 user_agent,
@@ -143,6 +162,8 @@ impl Client {
 
     /// Sends `request`; an HTTP status above 400 is an error, as for the stock agent.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ClientError> {
+        // Never closed; were it, the call would go ahead unbounded.
+        let _slot = self.inner.calls.acquire().await.ok();
         let response = request.send().await?;
         let status = response.status();
         if status.as_u16() > 400 {
@@ -179,10 +200,15 @@ impl Client {
             headers.insert(*name, HeaderValue::from_str(value)?);
         }
         let connector = (!self.inner.plain).then(|| Connector::Rustls(self.inner.tls.clone()));
-        // Nagle off: terminal traffic is many small frames that must not wait for each other.
+        // Frames are written as they are sent (each is flushed anyway), so no write buffer
+        // builds up; its bound is one largest message plus slack.
         let limits = WebSocketConfig::default()
+            .read_buffer_size(WS_READ_BUFFER)
+            .write_buffer_size(0)
+            .max_write_buffer_size(axt_proto::MAX_WS_MESSAGE + WS_READ_BUFFER)
             .max_message_size(Some(axt_proto::MAX_WS_MESSAGE))
             .max_frame_size(Some(axt_proto::MAX_WS_MESSAGE));
+        // Nagle off: terminal traffic is many small frames that must not wait for each other.
         let connect = tokio_tungstenite::connect_async_tls_with_config(
             request,
             Some(limits),

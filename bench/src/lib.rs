@@ -11,7 +11,14 @@
 //! Then, through the same stack, the [`shell`] part: `axt session` on a real terminal
 //! ([`pty`]), clear and end-to-end encrypted, for the echo time of a typed key and the rate a
 //! shell's output reaches the terminal — a second table.
+//!
+//! Last, the [`api`] part: the control plane's signed OpenAPI calls per second, latency and CPU
+//! per call, on a stack of its own — a third table.
+//!
+//! And the [`soak`]: thousands of port sessions held open at once on a stack of its own, the
+//! gateway's and the agent's memory per session and what is left once they close.
 
+pub mod api;
 pub mod axt;
 pub mod bore;
 pub mod measure;
@@ -19,6 +26,7 @@ pub mod procs;
 pub mod pty;
 pub mod report;
 pub mod shell;
+pub mod soak;
 pub mod target;
 
 use std::path::PathBuf;
@@ -82,6 +90,10 @@ pub struct Args {
     /// Keep the logs and state of the services (their directory is printed).
     #[arg(long)]
     pub keep_logs: bool,
+    #[command(flatten)]
+    pub api: api::ApiArgs,
+    #[command(flatten)]
+    pub soak: soak::SoakArgs,
 }
 
 /// A path measured.
@@ -119,6 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     if bin_dir.ends_with("debug") {
         eprintln!("note: {} is a debug build; the figures are not release figures (cargo build --release --bins)", bin_dir.display());
+    }
+    if args.api.api_only {
+        return api::run_alone(&args.api, args.quick, &bin_dir, args.keep_logs);
     }
     let shell_plan = match (args.no_shell && !args.shell, args.quick) {
         (true, _) => None,
@@ -204,6 +219,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     drop(stack);
+    if args.api.wanted() {
+        api::run(&args.api, args.quick, &bin_dir, work.path())?;
+    }
+    soak::run(&args.soak, args.quick, &bin_dir, work.path())?;
     if args.keep_logs {
         eprintln!("logs kept in {}", work.keep().display());
     }

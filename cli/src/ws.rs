@@ -24,6 +24,12 @@ pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The stock client waits forever for a handshake; a lab gateway that has not answered after
 /// this long is not going to.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most one read of the WebSocket takes, and what an idle one keeps: `axt portforward`
+/// holds one per forwarded connection, and tungstenite's default (128 KiB, zero-filled on the
+/// first read) made each cost that much. An Output frame (up to 32 KiB) is one read of this
+/// size; smaller reads cost a few percent of download throughput here, where the gateway and
+/// the agent, which hold thousands of WebSockets, take 8 KiB (README, Performance).
+pub const READ_BUFFER: usize = 32 * 1024;
 
 /// Why no WebSocket could be opened.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +116,12 @@ pub async fn connect_with(
         .transpose()?;
     let via = proxy.as_ref().map(|p| p.addr.as_str());
     tracing::debug!(host = %authority, proxy = ?via, "opening the session WebSocket");
+    // Frames are written as they are sent (each is flushed anyway), so no write buffer builds
+    // up; its bound is one largest message plus slack.
     let limits = tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(axt_proto::MAX_WS_MESSAGE + READ_BUFFER)
         .max_message_size(Some(axt_proto::MAX_WS_MESSAGE))
         .max_frame_size(Some(axt_proto::MAX_WS_MESSAGE));
     let failed = |source| ConnectError::Failed {

@@ -17,6 +17,7 @@ pub mod observe;
 pub mod relay;
 pub mod session_surface;
 pub mod tls;
+pub mod ws;
 
 use std::{future::Future, sync::Arc};
 

@@ -34,7 +34,7 @@ pub async fn session(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
+    let ws = crate::ws::sized(ws, MAX_MESSAGE);
     let (session_id, token) = credentials(&query, &headers);
     if session_id.is_empty() || token.is_empty() {
         return refuse(

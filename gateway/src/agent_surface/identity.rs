@@ -70,7 +70,12 @@ impl IntoResponse for IdentityFailure {
 pub struct Identities {
     /// Each key with when it was fetched.
     keys: Mutex<HashMap<String, (AgentIdentity, Instant)>>,
-    seen: Mutex<HashMap<String, i64>>,
+    /// Request ids (as keyed hashes: every agent request adds one, kept for the whole clock
+    /// window, and 16 bytes cost less than a string) with when they may be forgotten. A
+    /// collision can only refuse a genuine request as a replay, never let a replay through,
+    /// and with a 64-bit hash keyed at random it takes billions of ids to be likely.
+    seen: Mutex<HashMap<u64, i64>>,
+    seen_keys: std::collections::hash_map::RandomState,
     throttle: Throttle,
     lookups: AtomicU64,
 }
@@ -90,6 +95,7 @@ impl Identities {
         Self {
             keys: Mutex::default(),
             seen: Mutex::default(),
+            seen_keys: Default::default(),
             throttle,
             lookups: AtomicU64::new(0),
         }
@@ -230,12 +236,14 @@ impl Identities {
     }
 
     fn first_use(&self, request_id: &str, expires_ms: i64) -> Result<(), IdentityFailure> {
+        use std::hash::BuildHasher as _;
+        let id = self.seen_keys.hash_one(request_id);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() >= MAX_SEEN {
             let now = axt_proto::now_ms() as i64;
             seen.retain(|_, until| *until > now);
         }
-        if seen.insert(request_id.to_owned(), expires_ms).is_some() {
+        if seen.insert(id, expires_ms).is_some() {
             return Err(IdentityFailure::Invalid("request id already used".into()));
         }
         Ok(())

@@ -149,9 +149,7 @@ pub async fn notify_server(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let ws = ws
-        .max_message_size(MAX_KICK_REPLY)
-        .max_frame_size(MAX_KICK_REPLY);
+    let ws = crate::ws::sized(ws, MAX_KICK_REPLY);
     ws.on_upgrade(move |socket| async move {
         let instance = headers
             .get(axt_proto::identity::INSTANCE_ID)

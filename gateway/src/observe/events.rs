@@ -1,24 +1,9 @@
-//! A session's events and the bus that carries them: a bounded backlog for whoever subscribes
-//! late, and a broadcast of live events in which a slow subscriber falls behind on its own —
-//! it is told how many it lost — while the relay publishing never waits for anyone.
-
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-};
+//! A session's events: what each step and frame says, and its JSON. The bus that carries them
+//! is in `bus.rs`.
 
 use serde_json::{json, Map, Value};
-use tokio::sync::broadcast;
 
 use super::encode::{base64, rfc3339_ms};
-
-/// Events kept for a late subscriber, at most.
-pub const BACKLOG_EVENTS: usize = 1000;
-/// Payload bytes kept in the backlog, at most: frames carry up to 32 KiB each, and a session's
-/// bus outlives its connections for a while.
-pub const BACKLOG_BYTES: usize = 1 << 20;
-/// Live events a subscriber may be behind before it starts losing them.
-pub const LIVE_QUEUE: usize = 256;
 
 /// The steps of a session, in the words of the console's contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +79,9 @@ pub struct Event {
     pub channel_id: Option<String>,
     pub detail: Option<String>,
     pub frame: Option<Frame>,
+    /// Payload bytes of the frame not kept (a backlog over its budget drops payloads first);
+    /// its size still counts them.
+    withheld: usize,
 }
 
 impl Event {
@@ -105,6 +93,7 @@ impl Event {
             channel_id: channel_id.map(str::to_owned),
             detail: None,
             frame: None,
+            withheld: 0,
         }
     }
 
@@ -119,8 +108,27 @@ impl Event {
     }
 
     /// Payload bytes held.
-    fn bytes(&self) -> usize {
+    pub(super) fn bytes(&self) -> usize {
         self.frame.as_ref().map_or(0, |f| f.payload.len())
+    }
+
+    /// What keeping the event costs, roughly: the event, its strings and its payload.
+    pub(super) fn cost(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        std::mem::size_of::<Self>()
+            + text(&self.channel_id)
+            + text(&self.detail)
+            + self.frame.as_ref().map_or(0, |f| f.kind.len())
+            + self.bytes()
+    }
+
+    /// The same event without its payload (its size kept).
+    pub(super) fn without_payload(&self) -> Self {
+        let mut event = self.clone();
+        if let Some(frame) = &mut event.frame {
+            event.withheld += std::mem::take(&mut frame.payload).len();
+        }
+        event
     }
 
     /// The event as one JSON text message; the payload only when `payloads`.
@@ -138,8 +146,8 @@ impl Event {
             if let Some(ack) = frame.ack {
                 out.insert("ack".into(), ack.into());
             }
-            out.insert("size".into(), frame.payload.len().into());
-            if payloads {
+            out.insert("size".into(), (frame.payload.len() + self.withheld).into());
+            if payloads && self.withheld == 0 {
                 out.insert("payload".into(), base64(&frame.payload).into());
             }
         }
@@ -153,87 +161,4 @@ impl Event {
 /// The message telling a subscriber it fell behind by `count` events.
 pub fn lost_json(count: u64) -> String {
     json!({"at": rfc3339_ms(axt_proto::now_ms()), "kind": "lost", "count": count}).to_string()
-}
-
-/// One session's events.
-pub struct Bus {
-    backlog: Mutex<Backlog>,
-    live: broadcast::Sender<Arc<Event>>,
-}
-
-#[derive(Default)]
-struct Backlog {
-    events: VecDeque<Arc<Event>>,
-    bytes: usize,
-}
-
-impl Default for Bus {
-    fn default() -> Self {
-        Self {
-            backlog: Mutex::default(),
-            live: broadcast::Sender::new(LIVE_QUEUE),
-        }
-    }
-}
-
-impl Bus {
-    /// Keeps the event and hands it to every subscriber; never waits.
-    pub fn publish(&self, event: Event) {
-        let event = Arc::new(event);
-        // Under the backlog's lock, so that a subscriber joining now gets each event exactly
-        // once: in its copy of the backlog or live.
-        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
-        backlog.bytes += event.bytes();
-        backlog.events.push_back(event.clone());
-        while backlog.events.len() > BACKLOG_EVENTS || backlog.bytes > BACKLOG_BYTES {
-            let Some(old) = backlog.events.pop_front() else {
-                break;
-            };
-            backlog.bytes -= old.bytes();
-        }
-        // No subscriber is not an error.
-        let _ = self.live.send(event);
-    }
-
-    /// The events so far, then the live ones.
-    pub fn subscribe(&self) -> Subscription {
-        let backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
-        Subscription {
-            backlog: backlog.events.clone(),
-            live: self.live.subscribe(),
-        }
-    }
-
-    /// How many subscribe now.
-    pub fn subscribers(&self) -> usize {
-        self.live.receiver_count()
-    }
-}
-
-/// What a subscriber reads next.
-#[derive(Debug)]
-pub enum Item {
-    Event(Arc<Event>),
-    /// This many events went past while the subscriber was behind.
-    Lost(u64),
-}
-
-/// One subscriber's view of a bus.
-pub struct Subscription {
-    backlog: VecDeque<Arc<Event>>,
-    live: broadcast::Receiver<Arc<Event>>,
-}
-
-impl Subscription {
-    /// The next event, or `None` once the session's bus is gone.
-    pub async fn next(&mut self) -> Option<Item> {
-        if let Some(event) = self.backlog.pop_front() {
-            return Some(Item::Event(event));
-        }
-        match self.live.recv().await {
-            Ok(event) => Some(Item::Event(event)),
-            Err(broadcast::error::RecvError::Lagged(count)) => Some(Item::Lost(count)),
-            Err(broadcast::error::RecvError::Closed) => None,
-        }
-    }
 }

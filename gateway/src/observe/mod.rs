@@ -6,11 +6,13 @@
 //! traces frames; the surfaces add the steps before the relay exists (the token check and the
 //! channel's allocation) and the agent's spec pull. Nothing here ever makes the relay wait.
 //!
-//! - `events.rs`: the events, their JSON, the bus with its backlog and lagging subscribers;
+//! - `events.rs`: the events and their JSON; `bus.rs`: a session's bus, its bounded backlog and
+//!   lagging subscribers;
 //! - `tap.rs`: the relay's hook; `stream.rs`: the WebSocket of events;
 //! - `recorder.rs`, `upload.rs`, `cast.rs`: the recording, its appends, its asciicast lines;
 //! - `encode.rs`: base64 and timestamps.
 
+pub mod bus;
 mod cast;
 mod encode;
 pub mod events;
@@ -24,7 +26,7 @@ mod tests;
 mod upload;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -32,13 +34,18 @@ use std::{
 use axt_proto::internal::ChannelGrant;
 use tokio::time::Instant;
 
-pub use events::{Bus, Event, Item, Kind, Subscription};
+pub use bus::{Budget, Bus, Item, Subscription};
+pub use events::{Event, Kind};
 pub use recorder::{Appender, Policy, Recorder};
 pub use tap::Tap;
 
 /// How long a session's bus outlives its last connection: a client coming back, or a console
 /// subscribing late, still finds what happened.
 pub const LINGER: Duration = Duration::from_secs(300);
+/// Buses kept without a connection, at most: past it the one idle longest goes at once. What a
+/// console looks back at is the last few sessions, not the last ten thousand a soak closed —
+/// whose buses would otherwise keep the gateway's memory up for the whole linger.
+pub const MAX_LINGERING: usize = 64;
 /// How often buses past their linger are let go.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Subscribers of one session at most (each holds a WebSocket and a place in the broadcast).
@@ -46,11 +53,23 @@ pub const MAX_SUBSCRIBERS: usize = 16;
 
 /// The sessions being watched, and how connections are recorded.
 pub struct Observe {
-    buses: Mutex<HashMap<String, Entry>>,
+    buses: Mutex<Buses>,
+    /// What the backlogs of all buses hold together.
+    budget: Arc<Budget>,
     policy: Policy,
     appender: Arc<dyn Appender>,
     /// Held by each recording until its last append: a gateway shutting down waits for them.
     uploads: Arc<()>,
+}
+
+#[derive(Default)]
+struct Buses {
+    entries: HashMap<String, Entry>,
+    /// Entries without a connection.
+    idle: usize,
+    /// Sessions in the order they lost their last connection, with when; an item whose entry
+    /// has since been reconnected or let go is skipped.
+    lingering: VecDeque<(String, Instant)>,
 }
 
 struct Entry {
@@ -70,29 +89,45 @@ impl Observe {
     pub fn new(policy: Policy, appender: Arc<dyn Appender>) -> Arc<Self> {
         Arc::new(Self {
             buses: Mutex::default(),
+            budget: Budget::new(bus::BACKLOG_BUDGET),
             policy,
             appender,
             uploads: Arc::default(),
         })
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn buses(&self) -> std::sync::MutexGuard<'_, Buses> {
         self.buses.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The bus of a session whose token was checked, made if it has none yet; `connect`: a
     /// connection of the session starts using it.
     fn bus(&self, session_id: &str, connect: bool) -> Arc<Bus> {
-        let mut entries = self.entries();
-        let entry = entries
-            .entry(session_id.to_owned())
-            .or_insert_with(|| Entry {
-                bus: Arc::default(),
-                connections: 0,
-                idle_since: Instant::now(),
-            });
-        entry.connections += usize::from(connect);
-        entry.bus.clone()
+        let mut buses = self.buses();
+        let buses = &mut *buses;
+        let entry = match buses.entries.get_mut(session_id) {
+            Some(entry) => entry,
+            None => {
+                let now = Instant::now();
+                buses.idle += 1;
+                buses.lingering.push_back((session_id.to_owned(), now));
+                let entry = Entry {
+                    bus: Arc::new(Bus::new(self.budget.clone())),
+                    connections: 0,
+                    idle_since: now,
+                };
+                buses.entries.entry(session_id.to_owned()).or_insert(entry)
+            }
+        };
+        if connect {
+            if entry.connections == 0 {
+                buses.idle -= 1;
+            }
+            entry.connections += 1;
+        }
+        let bus = entry.bus.clone();
+        buses.evict();
+        bus
     }
 
     /// Publishes on the bus of a session whose token was checked.
@@ -102,7 +137,7 @@ impl Observe {
 
     /// Publishes on a session's bus if it has one (an agent's step never makes one).
     pub fn publish_existing(&self, session_id: &str, event: Event) {
-        let bus = self.entries().get(session_id).map(|e| e.bus.clone());
+        let bus = self.buses().entries.get(session_id).map(|e| e.bus.clone());
         if let Some(bus) = bus {
             bus.publish(event);
         }
@@ -172,11 +207,23 @@ impl Observe {
 
     /// A connection of the session ended.
     fn detach(&self, session_id: &str) {
-        if let Some(entry) = self.entries().get_mut(session_id) {
-            entry.connections = entry.connections.saturating_sub(1);
-            if entry.connections == 0 {
-                entry.idle_since = Instant::now();
-            }
+        let mut buses = self.buses();
+        let buses = &mut *buses;
+        let Some(entry) = buses.entries.get_mut(session_id) else {
+            return;
+        };
+        if entry.connections == 0 {
+            return;
+        }
+        entry.connections -= 1;
+        if entry.connections == 0 {
+            entry.idle_since = Instant::now();
+            entry.bus.compact();
+            buses.idle += 1;
+            buses
+                .lingering
+                .push_back((session_id.to_owned(), entry.idle_since));
+            buses.evict();
         }
     }
 
@@ -184,8 +231,22 @@ impl Observe {
     /// subscribers' streams end.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.entries()
+        let mut buses = self.buses();
+        let buses = &mut *buses;
+        buses
+            .entries
             .retain(|_, e| e.connections > 0 || now.duration_since(e.idle_since) < LINGER);
+        buses.idle = buses
+            .entries
+            .values()
+            .filter(|e| e.connections == 0)
+            .count();
+        let entries = &buses.entries;
+        buses.lingering.retain(|(id, at)| {
+            entries
+                .get(id)
+                .is_some_and(|e| e.connections == 0 && e.idle_since == *at)
+        });
     }
 
     /// How many recordings have not made their last append yet.
@@ -195,7 +256,31 @@ impl Observe {
 
     /// How many sessions have a bus.
     pub fn sessions(&self) -> usize {
-        self.entries().len()
+        self.buses().entries.len()
+    }
+
+    /// What the backlogs of all buses hold, in bytes.
+    pub fn backlog_bytes(&self) -> usize {
+        self.budget.held()
+    }
+}
+
+impl Buses {
+    /// Lets go of the buses idle longest while more than [`MAX_LINGERING`] have no connection.
+    fn evict(&mut self) {
+        while self.idle > MAX_LINGERING {
+            let Some((id, at)) = self.lingering.pop_front() else {
+                break;
+            };
+            let idle_since_then = self
+                .entries
+                .get(&id)
+                .is_some_and(|e| e.connections == 0 && e.idle_since == at);
+            if idle_since_then {
+                self.entries.remove(&id);
+                self.idle -= 1;
+            }
+        }
     }
 }
 

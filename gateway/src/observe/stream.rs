@@ -61,8 +61,7 @@ pub async fn events(
         }
     };
     let closing = shared.closing.subscribe();
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+    crate::ws::sized(ws, MAX_MESSAGE)
         .on_upgrade(move |socket| stream(socket, subscription, payloads, closing))
 }
 

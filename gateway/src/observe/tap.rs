@@ -10,7 +10,8 @@ use axt_proto::{
 };
 
 use super::{
-    events::{Bus, Dir, Event, Frame, Kind},
+    bus::Bus,
+    events::{Dir, Event, Frame, Kind},
     recorder::Recorder,
     Observe,
 };

@@ -69,6 +69,7 @@ pub async fn run(
 ) {
     let span = tracing::info_span!("relay", session_id = %grant.session.session_id, channel_id = %grant.channel_id);
     let channel_id = grant.channel_id.clone();
+    let session_id = grant.session.session_id.clone();
     let bytes_per_second = grant.session.rate_limit.map_or(0, |r| r.get());
     let rate = rate::session_rate(&shared, &grant.session.session_id, bytes_per_second);
     let tap = span.in_scope(|| shared.observe.tap(&grant, start == Start::Resume));
@@ -85,4 +86,5 @@ pub async fn run(
     .with_tap(tap);
     relay.run(start).instrument(span).await;
     shared.channels.remove(&channel_id);
+    rate::forget(&shared, &session_id);
 }

@@ -49,16 +49,28 @@ impl SessionRate {
     }
 }
 
-/// The bandwidth buckets of `session_id` on this gateway, shared by its connections.
+/// The bandwidth buckets of `session_id` on this gateway, shared by its connections; the last
+/// of them calls [`forget`] when it ends.
 pub fn session_rate(shared: &Shared, session_id: &str, bytes_per_second: u64) -> Arc<SessionRate> {
     let mut rates = shared.rates.lock().unwrap_or_else(|p| p.into_inner());
-    rates.retain(|_, rate| rate.strong_count() > 0);
     if let Some(rate) = rates.get(session_id).and_then(std::sync::Weak::upgrade) {
         return rate;
     }
     let rate = Arc::new(SessionRate::new(bytes_per_second));
     rates.insert(session_id.to_owned(), Arc::downgrade(&rate));
     rate
+}
+
+/// A connection of `session_id` ended and dropped its buckets: the entry goes with the last
+/// one, so that the map holds only sessions relayed now (a sweep on every new connection
+/// would cost O(sessions) each and keep ended ones until the next).
+pub fn forget(shared: &Shared, session_id: &str) {
+    let mut rates = shared.rates.lock().unwrap_or_else(|p| p.into_inner());
+    // Under the lock: a connection of the session starting now either upgraded the entry
+    // already (it stays) or will make a new one.
+    if rates.get(session_id).is_some_and(|w| w.strong_count() == 0) {
+        rates.remove(session_id);
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +90,36 @@ mod tests {
         }
         let elapsed = start.elapsed().as_secs_f64();
         assert!((0.95..1.05).contains(&elapsed), "{elapsed}");
+    }
+
+    #[tokio::test]
+    async fn a_sessions_buckets_are_forgotten_with_its_last_connection() {
+        use clap::Parser as _;
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::parse_from([
+            "axt-gateway",
+            "--plain",
+            "--internal-token",
+            "internal",
+            "--control-plane",
+            "http://127.0.0.1:9",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ]);
+        let shared = crate::Gateway::open(config).await.unwrap().shared();
+        let entries = || shared.rates.lock().unwrap().len();
+        let first = session_rate(&shared, "s-1", 0);
+        let second = session_rate(&shared, "s-1", 0);
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "shared by the session's connections"
+        );
+        drop(first);
+        forget(&shared, "s-1");
+        assert_eq!(entries(), 1, "one connection is still live");
+        drop(second);
+        forget(&shared, "s-1");
+        assert_eq!(entries(), 0);
     }
 
     #[tokio::test(start_paused = true)]

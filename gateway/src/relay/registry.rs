@@ -177,9 +177,7 @@ pub async fn agent_backend(
         tracing::warn!(instance_id = %agent.instance_id, %channel_id, "data channel for no live channel");
         return (StatusCode::NOT_FOUND, "no such channel").into_response();
     };
-    let ws = ws
-        .max_message_size(crate::session_surface::MAX_MESSAGE)
-        .max_frame_size(crate::session_surface::MAX_MESSAGE);
+    let ws = crate::ws::sized(ws, crate::session_surface::MAX_MESSAGE);
     ws.on_upgrade(move |socket| async move {
         if events
             .send(RelayEvent::AgentSocket(Box::new(AgentSocket {
@@ -230,7 +228,7 @@ pub async fn renew_lease(shared: Arc<Shared>) {
             gateway_boot: shared.boot.clone(),
             channel_ids: shared.channels.live_channels(),
         };
-        let every = match shared.cp.call(&lease).await {
+        let every = match shared.cp.call_now(&lease).await {
             Ok(granted) => std::time::Duration::from_secs(granted.lease_secs.max(1)) / 3,
             Err(error) => {
                 tracing::warn!(%error, "cannot renew the lease on this gateway's connections");

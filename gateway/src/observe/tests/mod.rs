@@ -2,13 +2,15 @@
 //! subscriber's losses, what the JSON shows, and buses let go some minutes after their
 //! session's last connection.
 
+mod bounds;
 mod recorder;
 
 use axt_proto::internal::{ChannelGrant, Encryption, EncryptionMode, SessionView};
 use serde_json::Value;
 
 use super::{
-    events::{Bus, Dir, Event, Frame, Item, Kind, BACKLOG_EVENTS, LIVE_QUEUE},
+    bus::{Bus, Item, BACKLOG_EVENTS, LIVE_QUEUE},
+    events::{Dir, Event, Frame, Kind},
     testing::{policy, Appends, PATIENCE},
     Observe, LINGER, MAX_SUBSCRIBERS, SWEEP_EVERY,
 };

@@ -9,7 +9,7 @@
 //! Stacks of its own ([`stack`]): the control plane's session limits are raised so that no call
 //! is refused for a limit. The load ([`load`]) signs each call as it sends it.
 
-mod load;
+pub mod load;
 mod stack;
 
 use std::{fmt::Write as _, path::Path, sync::Arc, time::Duration};

@@ -72,3 +72,52 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
 }
+
+/// An `axt-agent` to start with [`start_agent`].
+pub struct AgentSpec<'a> {
+    /// Its process name (and log file).
+    pub name: &'a str,
+    /// The plain-ws gateway it registers with and dials.
+    pub gw_addr: &'a str,
+    pub region: &'a str,
+    /// More arguments of `axt-agent run`.
+    pub run_args: &'a [&'a str],
+    pub rust_log: &'a str,
+}
+
+/// Registers an `axt-agent` (state in `<dir>/agent`) with `activation` (a CreateActivation
+/// answer), runs it, and waits until its kick channel is open: the instance is then online.
+/// Returns the process and its instance id.
+pub fn start_agent(
+    bin_dir: &Path,
+    dir: &Path,
+    spec: AgentSpec<'_>,
+    activation: &serde_json::Value,
+) -> anyhow::Result<(Supervised, String)> {
+    let field = |name: &str| activation[name].as_str().unwrap_or_default().to_owned();
+    let state = dir.join("agent");
+    let mut register = Command::new(bin_dir.join("axt-agent"));
+    register
+        .args([
+            "register",
+            "--server",
+            spec.gw_addr,
+            "--region",
+            spec.region,
+        ])
+        .arg("--plain")
+        .args(["--activation-code", &field("ActivationCode")])
+        .args(["--activation-id", &field("ActivationId")])
+        .arg("--state-dir")
+        .arg(&state);
+    output(&mut register).context("registering the agent")?;
+    let instance = wait_for_file(&state.join("instance-id"))?;
+    let mut run = Command::new(bin_dir.join("axt-agent"));
+    run.args(["run", "--state-dir"])
+        .arg(&state)
+        .args(spec.run_args)
+        .env("RUST_LOG", spec.rust_log);
+    let mut agent = spawn(spec.name, run, dir)?;
+    wait_for(&mut agent, "kick channel open")?;
+    Ok((agent, instance))
+}

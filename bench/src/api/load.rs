@@ -13,9 +13,11 @@ use std::{
 use anyhow::{bail, Context as _};
 use axt_proto::openapi::{percent_encode, v1, Credentials, Params, TIMESTAMP_FORMAT};
 
-/// The HTTP client of every call: keep-alive connections, as an SDK keeps them.
+/// The HTTP client of every call: keep-alive connections, as an SDK keeps them, and never a
+/// proxy of the environment (the stack is on loopback).
 pub fn client() -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .no_proxy()
         .timeout(Duration::from_secs(60))
         .build()
         .context("building the HTTP client")

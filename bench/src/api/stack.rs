@@ -94,25 +94,14 @@ pub fn start(bin_dir: &Path, dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow
             &[("RegionId", REGION), ("InstanceCount", "1")],
         ))
         .context("CreateActivation")?;
-    let field = |name: &str| activation[name].as_str().unwrap_or_default().to_owned();
-    let state = dir.join("agent");
-    let mut register = Command::new(bin("axt-agent"));
-    register
-        .args([
-            "register", "--server", &gw_addr, "--region", REGION, "--plain",
-        ])
-        .args(["--activation-code", &field("ActivationCode")])
-        .args(["--activation-id", &field("ActivationId")])
-        .arg("--state-dir")
-        .arg(&state);
-    procs::output(&mut register).context("registering the agent")?;
-    let instance = procs::wait_for_file(&state.join("instance-id"))?;
-    let mut run = Command::new(bin("axt-agent"));
-    run.args(["run", "--state-dir"])
-        .arg(&state)
-        .env("RUST_LOG", "info");
-    let mut agent = procs::spawn("api-agent", run, dir)?;
-    procs::wait_for(&mut agent, "kick channel open")?;
+    let spec = procs::AgentSpec {
+        name: "api-agent",
+        gw_addr: &gw_addr,
+        region: REGION,
+        run_args: &[],
+        rust_log: "info",
+    };
+    let (agent, instance) = procs::start_agent(bin_dir, dir, spec, &activation)?;
     procs.push(agent);
     Ok(Stack {
         cp_addr,

@@ -5,21 +5,12 @@
 //! is measured is memory. Its calls are signed in-process ([`Api`]): ten thousand `axt api`
 //! processes would measure process start-up.
 
-use std::{
-    path::Path,
-    process::Command,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{path::Path, process::Command, sync::Arc};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use axt_kit::process::Supervised;
-use axt_proto::openapi::{percent_encode, v1, Credentials, Params, TIMESTAMP_FORMAT};
 
-use crate::{axt, procs};
+use crate::{api::load::Signer, axt, procs};
 
 const KEY_ID: &str = "LTAIbenchSoakKey00000001";
 const SECRET: &str = "axt-bench-soak-secret";
@@ -98,26 +89,14 @@ pub fn start(
     let activation = rt
         .block_on(api.call("CreateActivation", &[]))
         .context("CreateActivation")?;
-    let field = |name: &str| activation[name].as_str().unwrap_or_default().to_owned();
-    let state = dir.join("agent");
-    let mut register = Command::new(bin("axt-agent"));
-    register
-        .args([
-            "register", "--server", &gw_addr, "--region", REGION, "--plain",
-        ])
-        .args(["--activation-code", &field("ActivationCode")])
-        .args(["--activation-id", &field("ActivationId")])
-        .arg("--state-dir")
-        .arg(&state);
-    procs::output(&mut register).context("registering the agent")?;
-    let instance = procs::wait_for_file(&state.join("instance-id"))?;
-    let mut run = Command::new(bin("axt-agent"));
-    run.args(["run", "--state-dir"])
-        .arg(&state)
-        .args(["--max-sessions", &limit])
-        .env("RUST_LOG", "info,axt_agent::session=warn");
-    let mut agent = procs::spawn("agent", run, dir)?;
-    procs::wait_for(&mut agent, "kick channel open")?;
+    let spec = procs::AgentSpec {
+        name: "agent",
+        gw_addr: &gw_addr,
+        region: REGION,
+        run_args: &["--max-sessions", &limit],
+        rust_log: "info,axt_agent::session=warn",
+    };
+    let (agent, instance) = procs::start_agent(bin_dir, dir, spec, &activation)?;
     let agent_pid = agent.pid();
     procs.push(agent);
     Ok(Stack {
@@ -130,27 +109,17 @@ pub fn start(
     })
 }
 
-/// Signed calls to the stack's control plane (signature V1, as the SDKs send it).
+/// Signed calls to the stack's control plane, in its region (the API part's [`Signer`]).
 pub struct Api {
-    base: String,
+    signer: Signer,
     http: reqwest::Client,
-    /// Unique to this run, so that nonces never repeat.
-    prefix: String,
-    seq: AtomicU64,
 }
 
 impl Api {
     fn new(cp_addr: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .context("building the HTTP client")?;
         Ok(Self {
-            base: format!("http://{cp_addr}"),
-            http,
-            prefix: format!("soak-{}-{}", std::process::id(), axt_proto::now_ms()),
-            seq: AtomicU64::new(0),
+            signer: Signer::new(format!("http://{cp_addr}"), KEY_ID, SECRET),
+            http: crate::api::load::client()?,
         })
     }
 
@@ -161,34 +130,8 @@ impl Api {
         action: &str,
         pairs: &[(&str, &str)],
     ) -> anyhow::Result<serde_json::Value> {
-        let mut params: Params = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        params.insert("Action".into(), action.into());
-        params.insert("RegionId".into(), REGION.into());
-        let nonce = format!(
-            "{}-{}",
-            self.prefix,
-            self.seq.fetch_add(1, Ordering::Relaxed)
-        );
-        let now = chrono::Utc::now().format(TIMESTAMP_FORMAT).to_string();
-        let credentials = Credentials {
-            access_key_id: KEY_ID,
-            secret: SECRET,
-        };
-        v1::sign_request("POST", &mut params, credentials, &now, &nonce);
-        let query: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-            .collect();
-        let url = format!("{}/?{}", self.base, query.join("&"));
-        let response = self.http.post(url).send().await?;
-        let status = response.status();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        if !status.is_success() {
-            bail!("{action}: HTTP {status} {}", body["Code"]);
-        }
-        Ok(body)
+        let mut params = vec![("RegionId", REGION)];
+        params.extend_from_slice(pairs);
+        self.signer.call(&self.http, action, &params).await
     }
 }
